@@ -1,0 +1,20 @@
+"""Redis session storage for Google's Agent Development Kit (ADK)."""
+
+from .errors import (
+    CorruptedDataError,
+    EventIdConflictError,
+    RedisSessionError,
+    StoreUnavailableError,
+)
+from .session_service import RedisSessionService
+
+__all__ = [
+    "CorruptedDataError",
+    "EventIdConflictError",
+    "RedisSessionError",
+    "RedisSessionService",
+    "StoreUnavailableError",
+    "__version__",
+]
+
+__version__ = "0.1.0"

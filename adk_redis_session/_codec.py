@@ -1,0 +1,81 @@
+"""Conversion between ADK objects and the JSON stored in Redis.
+
+Events are stored as ``Event.model_dump_json(exclude_none=True)``, the same
+JSON document ``DatabaseSessionService`` keeps in its ``event_data`` column.
+State values are stored one JSON document per key. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from google.adk.events.event import Event
+from pydantic import ValidationError
+
+from .errors import CorruptedDataError
+
+__all__ = [
+    "decode_events",
+    "decode_state",
+    "encode_event",
+    "encode_state_pairs",
+]
+
+
+def encode_event(event: Event) -> str:
+    """Returns the stored JSON form of an event."""
+    return event.model_dump_json(exclude_none=True)
+
+
+def encode_state_pairs(delta: dict[str, Any]) -> list[str]:
+    """Flattens a JSON-safe state delta into ``[key, json, key, json, ...]``."""
+    pairs: list[str] = []
+    for key, value in delta.items():
+        pairs.append(key)
+        pairs.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return pairs
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def decode_state(flat: Sequence[bytes | str], *, where: str) -> dict[str, Any]:
+    """Decodes a flat HGETALL reply of JSON values into a dict.
+
+    Args:
+        flat: ``[key, json, key, json, ...]`` as returned by a script.
+        where: What the state belongs to, for the error message.
+
+    Raises:
+        CorruptedDataError: If a value is not valid JSON.
+    """
+    state: dict[str, Any] = {}
+    for i in range(0, len(flat), 2):
+        key = _text(flat[i])
+        try:
+            state[key] = json.loads(flat[i + 1])
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptedDataError(
+                f"stored state key {key!r} of {where} is not valid JSON"
+            ) from exc
+    return state
+
+
+def decode_events(raw_events: Sequence[bytes | str], *, where: str) -> list[Event]:
+    """Decodes stored event JSON documents.
+
+    Raises:
+        CorruptedDataError: If a stored event cannot be decoded.
+    """
+    events: list[Event] = []
+    for position, raw in enumerate(raw_events):
+        try:
+            events.append(Event.model_validate_json(raw))
+        except (ValidationError, ValueError) as exc:
+            raise CorruptedDataError(
+                f"stored event #{position} of {where} cannot be decoded: {exc}"
+            ) from exc
+    return events

@@ -1,0 +1,235 @@
+"""Lua scripts: each one is a whole operation, atomic on the server.
+
+Every script runs in one round trip (EVALSHA; redis-py reloads it on
+NOSCRIPT). Key order is fixed by the ``*_KEYS`` helpers in the service.
+Floats are passed and stored as the strings Python formatted, because Lua's
+``tostring`` keeps only 14 significant digits.
+
+The revision marker handed to callers is ``"<incarnation>:<revision>"``:
+the incarnation is a random token drawn at creation, so a session object
+from before a delete + re-create never matches the new session.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APPEND_EVENT",
+    "CREATE_SESSION",
+    "DELETE_SESSION",
+    "GET_SESSION",
+    "LIST_APP_USERS",
+    "PRUNE_SESSION",
+]
+
+# Shared by CREATE_SESSION and APPEND_EVENT: key type checks, applying the
+# three state deltas (field/value pairs from ARGV) and refreshing TTLs.
+_APPLY_STATE_AND_TTL = """
+-- A key of the wrong type would fail a write half-way, after earlier writes
+-- took effect: callers check every key they write before the first write.
+local KINDS = {'hash', 'hash', 'list', 'zset', 'hash', 'hash', 'zset', 'zset',
+  'hash', 'zset'}
+local function wrong_kind(first)
+  for k = first, 10 do
+    local kind = redis.call('TYPE', KEYS[k]).ok
+    if kind ~= 'none' and kind ~= KINDS[k] then return KEYS[k] end
+  end
+  return nil
+end
+
+local function apply_pairs(key, count, pos)
+  for _ = 1, count do
+    redis.call('HSET', key, ARGV[pos], ARGV[pos + 1])
+    pos = pos + 2
+  end
+  return pos
+end
+
+local function refresh_ttls(session_ttl, user_ttl, app_ttl, session_id, user_id)
+  if session_ttl > 0 then
+    local t = redis.call('TIME')
+    local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + session_ttl
+    for k = 1, 5 do redis.call('PEXPIREAT', KEYS[k], deadline) end
+    redis.call('ZADD', KEYS[8], deadline, session_id)
+    redis.call('PEXPIREAT', KEYS[7], deadline)
+    redis.call('PEXPIREAT', KEYS[8], deadline)
+    -- GT: a user listed forever (no TTL) stays listed forever.
+    redis.call('ZADD', KEYS[10], 'GT', deadline, user_id)
+  end
+  if user_ttl > 0 then redis.call('PEXPIRE', KEYS[6], user_ttl) end
+  if app_ttl > 0 then redis.call('PEXPIRE', KEYS[9], app_ttl) end
+end
+"""
+
+CREATE_SESSION = (
+    """
+-- Creates a session unless its id is taken.
+-- KEYS[1] meta  KEYS[2] state  KEYS[3] events  KEYS[4] ts  KEYS[5] ids
+-- KEYS[6] user state  KEYS[7] user sessions  KEYS[8] user expiry
+-- KEYS[9] app state  KEYS[10] app users
+-- ARGV[1] incarnation token  ARGV[2] create time (float text)
+-- ARGV[3] app name  ARGV[4] user id  ARGV[5] session id  ARGV[6] layout version
+-- ARGV[7] session TTL ms (0 = none)  ARGV[8] user state TTL ms  ARGV[9] app TTL ms
+-- ARGV[10..12] number of session/user/app state pairs, then the pairs.
+-- Returns {'exists'}, {'corrupt', key} or
+-- {'ok', marker, session state, user state, app state} (flat HGETALL
+-- arrays). Atomic: the id check and every write.
+"""
+    + _APPLY_STATE_AND_TTL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local bad = wrong_kind(6)
+if bad then return {'corrupt', bad} end
+-- Leftovers of an earlier session with this id cannot be read back as ours.
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], 'v', ARGV[6], 'app', ARGV[3], 'user', ARGV[4],
+  'id', ARGV[5], 'inc', ARGV[1], 'rev', 0, 'created', ARGV[2],
+  'updated', ARGV[2], 'last_event', '')
+local pos = 13
+pos = apply_pairs(KEYS[2], tonumber(ARGV[10]), pos)
+pos = apply_pairs(KEYS[6], tonumber(ARGV[11]), pos)
+apply_pairs(KEYS[9], tonumber(ARGV[12]), pos)
+redis.call('ZADD', KEYS[7], ARGV[2], ARGV[5])
+if tonumber(ARGV[7]) == 0 then redis.call('ZADD', KEYS[10], '+inf', ARGV[4]) end
+refresh_ttls(tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]),
+  ARGV[5], ARGV[4])
+return {'ok', ARGV[1] .. ':0', redis.call('HGETALL', KEYS[2]),
+  redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[9])}
+"""
+)
+
+APPEND_EVENT = (
+    """
+-- Appends one event if the caller's revision is current.
+-- KEYS as CREATE_SESSION.
+-- ARGV[1] caller's marker ('' when it has none)
+-- ARGV[2] caller's last_update_time  ARGV[3] caller's last event id
+-- ARGV[4] '1' when the caller holds events, else '0'
+-- ARGV[5] event id  ARGV[6] event JSON  ARGV[7] event timestamp (float text)
+-- ARGV[8] session TTL ms  ARGV[9] user state TTL ms  ARGV[10] app TTL ms
+-- ARGV[11] session id  ARGV[12] user id  ARGV[13] SHA-1 of the event JSON
+-- ARGV[14..16] number of session/user/app state pairs, then the pairs.
+-- Returns {'ok', marker} | {'dup', marker} | {'missing'} | {'stale'} |
+-- {'conflict'} | {'corrupt', key}. All checks happen before the first
+-- write, so an error writes nothing; on 'ok' every write below happened
+-- together. The event history is never read: the cost does not grow with
+-- the session.
+"""
+    + _APPLY_STATE_AND_TTL
+    + """
+local m = redis.call('HMGET', KEYS[1], 'inc', 'rev', 'updated', 'last_event')
+if not m[1] then return {'missing'} end
+local bad = wrong_kind(2)
+if bad then return {'corrupt', bad} end
+if not tonumber(m[2]) or not tonumber(m[3]) then return {'corrupt', KEYS[1]} end
+local inc, rev, updated, last_event = m[1], tonumber(m[2]), m[3], m[4]
+local digest = ARGV[13]
+local seen = redis.call('HGET', KEYS[5], ARGV[5])
+if seen then
+  -- Same id: a retry of a stored event is a success that writes nothing.
+  local seen_digest, seen_rev = string.match(seen, '^(%x+):(%d+)$')
+  if seen_digest == digest then return {'dup', inc .. ':' .. seen_rev} end
+  return {'conflict'}
+end
+if ARGV[1] ~= '' then
+  if ARGV[1] ~= inc .. ':' .. rev then return {'stale'} end
+elseif tonumber(updated) > tonumber(ARGV[2]) then
+  -- No marker (a hand-built Session): DatabaseSessionService's fallback.
+  if ARGV[4] == '0' then
+    if rev > 0 then return {'stale'} end
+  elseif last_event ~= ARGV[3] then
+    return {'stale'}
+  end
+end
+rev = rev + 1
+redis.call('RPUSH', KEYS[3], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[7], rev - 1)
+redis.call('HSET', KEYS[5], ARGV[5], digest .. ':' .. rev)
+redis.call('HSET', KEYS[1], 'rev', rev, 'updated', ARGV[7],
+  'last_event', ARGV[5])
+local pos = 17
+pos = apply_pairs(KEYS[2], tonumber(ARGV[14]), pos)
+pos = apply_pairs(KEYS[6], tonumber(ARGV[15]), pos)
+apply_pairs(KEYS[9], tonumber(ARGV[16]), pos)
+redis.call('ZADD', KEYS[7], ARGV[7], ARGV[11])
+refresh_ttls(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]),
+  ARGV[11], ARGV[12])
+return {'ok', inc .. ':' .. rev}
+"""
+)
+
+GET_SESSION = """
+-- Reads a session with its merged-state parts and the requested events.
+-- KEYS[1] meta  KEYS[2] state  KEYS[3] events  KEYS[4] ts
+-- KEYS[5] user state  KEYS[6] app state
+-- ARGV[1] number of recent events (-1 = all, 0 = none)
+-- ARGV[2] after_timestamp, inclusive ('' = no filter)
+-- Returns nil when the session does not exist, else
+-- {meta fields, session state, user state, app state, events}.
+-- Cost: O(k) for the last k events; with after_timestamp O(log n + m)
+-- to find the m matching positions plus the list span they cover.
+local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated')
+if not meta[2] then return nil end
+local limit = tonumber(ARGV[1])
+local events
+if limit == 0 then
+  events = {}
+elseif ARGV[2] == '' then
+  if limit < 0 then
+    events = redis.call('LRANGE', KEYS[3], 0, -1)
+  else
+    events = redis.call('LRANGE', KEYS[3], -limit, -1)
+  end
+else
+  local found = redis.call('ZRANGEBYSCORE', KEYS[4], ARGV[2], '+inf')
+  local positions = {}
+  for i, p in ipairs(found) do positions[i] = tonumber(p) end
+  table.sort(positions)
+  if limit > 0 and #positions > limit then
+    local kept = {}
+    for i = #positions - limit + 1, #positions do
+      kept[#kept + 1] = positions[i]
+    end
+    positions = kept
+  end
+  events = {}
+  if #positions > 0 then
+    local first = positions[1]
+    local span = redis.call('LRANGE', KEYS[3], first, positions[#positions])
+    for _, p in ipairs(positions) do events[#events + 1] = span[p - first + 1] end
+  end
+end
+return {meta, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[5]),
+  redis.call('HGETALL', KEYS[6]), events}
+"""
+
+LIST_APP_USERS = """
+-- Drops users whose sessions have all expired, then lists the app's users.
+-- KEYS[1] app users (score: latest session deadline in ms, +inf = no TTL)
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+
+PRUNE_SESSION = """
+-- Removes a vanished session (expired or evicted) from its user's indexes.
+-- KEYS[1] meta  KEYS[2] user sessions  KEYS[3] user expiry
+-- ARGV[1] session id
+-- Re-checks existence, so a session re-created meanwhile stays listed.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+DELETE_SESSION = """
+-- Deletes a session and its index entries.
+-- KEYS[1..5] session keys  KEYS[6] user sessions  KEYS[7] user expiry
+-- KEYS[8] app users
+-- ARGV[1] session id  ARGV[2] user id
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
+if redis.call('ZCARD', KEYS[6]) == 0 then redis.call('ZREM', KEYS[8], ARGV[2]) end
+return 1
+"""

@@ -1,0 +1,523 @@
+"""RedisSessionService: ADK sessions on Redis, one atomic script per write."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import secrets
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from google.adk.errors import StaleSessionError
+from google.adk.errors.already_exists_error import AlreadyExistsError
+from google.adk.errors.session_not_found_error import SessionNotFoundError
+from google.adk.events.event import Event
+from google.adk.platform import time as platform_time
+from google.adk.platform import uuid as platform_uuid
+from google.adk.sessions import _session_util
+from google.adk.sessions.base_session_service import (
+    BaseSessionService,
+    GetSessionConfig,
+    ListSessionsResponse,
+)
+from google.adk.sessions.session import Session
+from google.adk.sessions.state import State
+from redis import exceptions as redis_errors
+from typing_extensions import Self, override
+
+from . import _scripts
+from ._codec import decode_events, decode_state, encode_event, encode_state_pairs
+from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
+from .errors import (
+    CorruptedDataError,
+    EventIdConflictError,
+    RedisSessionError,
+    StoreUnavailableError,
+)
+
+__all__ = ["RedisSessionService"]
+
+logger = logging.getLogger(__name__)
+
+# The same wording DatabaseSessionService uses, so callers see one message.
+_STALE_SESSION_MESSAGE = (
+    "The session has been modified in storage since it was loaded. "
+    "Please reload the session before appending more events."
+)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _ttl_ms(name: str, seconds: float | None) -> int:
+    """Converts an optional TTL in seconds to milliseconds (0 = no TTL)."""
+    if seconds is None:
+        return 0
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {seconds!r}")
+    return int(seconds * 1000)
+
+
+def _merge_state(
+    session_state: dict[str, Any],
+    user_state: dict[str, Any],
+    app_state: dict[str, Any],
+) -> dict[str, Any]:
+    """Merges the three scopes the way DatabaseSessionService does."""
+    merged = dict(session_state)
+    for key, value in app_state.items():
+        merged[State.APP_PREFIX + key] = value
+    for key, value in user_state.items():
+        merged[State.USER_PREFIX + key] = value
+    return merged
+
+
+class RedisSessionService(BaseSessionService):
+    """A session service that stores ADK sessions in Redis (or Valkey).
+
+    A drop-in replacement for ``DatabaseSessionService``: the same behaviour,
+    errors and stale-writer detection, with each write one atomic Lua script
+    and one network round trip. Events live in a Redis LIST, so appending
+    costs the same at any history length. See ``docs/architecture.md``.
+
+    Construct it with an injected client (never closed by the service), or
+    from a URL (the service owns and closes its client)::
+
+        service = RedisSessionService.from_url("redis://localhost:6379/0")
+        service = RedisSessionService(client=redis.asyncio.Redis(...))
+
+    Args:
+        client: A ``redis.asyncio.Redis`` the caller owns.
+        uri: A ``redis://`` / ``rediss://`` / ``unix://`` URL; the service
+            creates and owns a client for it. ADK's ``services.yaml`` loader
+            passes this (and ``agents_dir``, which is ignored).
+        key_prefix: Namespace of every key; one deployment, one prefix.
+        ttl_seconds: Sliding expiry of each session, refreshed by every
+            append; ``None`` or 0 keeps sessions until deleted.
+        user_state_ttl_seconds: Sliding expiry of ``user:`` state, refreshed
+            whenever one of the user's sessions is written; ``None`` keeps it.
+        app_state_ttl_seconds: Sliding expiry of ``app:`` state, refreshed by
+            any write in the app; ``None`` keeps it.
+        **redis_kwargs: Passed to ``redis.asyncio.Redis.from_url`` with
+            ``uri``. Unless given, ``socket_timeout`` and
+            ``socket_connect_timeout`` default to 5 seconds so an unreachable
+            server fails fast.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: aioredis.Redis | None = None,
+        uri: str | None = None,
+        key_prefix: str = "adk",
+        ttl_seconds: float | None = None,
+        user_state_ttl_seconds: float | None = None,
+        app_state_ttl_seconds: float | None = None,
+        **redis_kwargs: Any,
+    ) -> None:
+        redis_kwargs.pop("agents_dir", None)  # passed by ADK's services.yaml
+        if (client is None) == (uri is None):
+            raise ValueError("Exactly one of 'client' or 'uri' must be given.")
+        if client is not None and redis_kwargs:
+            raise TypeError(
+                f"unexpected arguments with client=: {sorted(redis_kwargs)}"
+            )
+        self._keys = KeySchema(key_prefix)
+        self._session_ttl_ms = _ttl_ms("ttl_seconds", ttl_seconds)
+        self._user_ttl_ms = _ttl_ms("user_state_ttl_seconds", user_state_ttl_seconds)
+        self._app_ttl_ms = _ttl_ms("app_state_ttl_seconds", app_state_ttl_seconds)
+        if client is None:
+            assert uri is not None
+            redis_kwargs.setdefault("socket_timeout", 5.0)
+            redis_kwargs.setdefault("socket_connect_timeout", 5.0)
+            # from_url connects lazily: no network I/O happens here.
+            client = aioredis.Redis.from_url(uri, **redis_kwargs)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self._client: aioredis.Redis = client
+        self._closed = False
+        self._create_script = client.register_script(_scripts.CREATE_SESSION)
+        self._append_script = client.register_script(_scripts.APPEND_EVENT)
+        self._get_script = client.register_script(_scripts.GET_SESSION)
+        self._delete_script = client.register_script(_scripts.DELETE_SESSION)
+        self._list_users_script = client.register_script(_scripts.LIST_APP_USERS)
+        self._prune_script = client.register_script(_scripts.PRUNE_SESSION)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "adk",
+        ttl_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Creates a service that owns a new client for ``url``.
+
+        Args:
+            url: A ``redis://``, ``rediss://`` or ``unix://`` URL.
+            key_prefix: Namespace of every key.
+            ttl_seconds: Sliding session expiry; ``None`` disables it.
+            **kwargs: ``user_state_ttl_seconds``, ``app_state_ttl_seconds``,
+                or options for ``redis.asyncio.Redis.from_url``.
+        """
+        return cls(uri=url, key_prefix=key_prefix, ttl_seconds=ttl_seconds, **kwargs)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The Redis client this service uses."""
+        return self._client
+
+    @property
+    def key_prefix(self) -> str:
+        """The namespace of every key this service writes."""
+        return self._keys.prefix
+
+    async def aclose(self) -> None:
+        """Closes the client if the service created it. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- helpers ---------------------------------------------------------
+
+    def _endpoint(self) -> str:
+        """``host:port`` of the server (never credentials), for messages."""
+        kwargs = self._client.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return f"unix:{kwargs['path']}"
+        return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+    @contextlib.asynccontextmanager
+    async def _redis(self, what: str) -> AsyncIterator[None]:
+        """Turns redis-py errors into this package's errors, naming ``what``."""
+        if self._closed:
+            raise RedisSessionError("RedisSessionService is closed")
+        try:
+            yield
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise StoreUnavailableError(
+                f"Redis at {self._endpoint()} is unreachable or timed out while "
+                f"trying to {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+        except redis_errors.ResponseError as exc:
+            if "WRONGTYPE" in str(exc):
+                raise CorruptedDataError(
+                    f"stored data of {what} has an unexpected type: {exc}"
+                ) from exc
+            raise RedisSessionError(
+                f"Redis at {self._endpoint()} rejected the request to {what}: {exc}"
+            ) from exc
+
+    def _script_keys(
+        self, app_name: str, user_id: str, session_id: str
+    ) -> tuple[SessionKeys, list[str]]:
+        """Returns the session keys and the 10 keys create/append touch."""
+        session = self._keys.session(app_name, user_id, session_id)
+        user = self._keys.user(app_name, user_id)
+        app = self._keys.app(app_name)
+        return session, [*session, *user, *app]
+
+    @staticmethod
+    def _state_args(state: dict[str, Any]) -> list[str]:
+        """Splits a state delta into scopes; returns counts then pairs."""
+        deltas = _session_util.extract_json_safe_state_delta(state)
+        session_pairs = encode_state_pairs(deltas["session"])
+        user_pairs = encode_state_pairs(deltas["user"])
+        app_pairs = encode_state_pairs(deltas["app"])
+        return [
+            str(len(session_pairs) // 2),
+            str(len(user_pairs) // 2),
+            str(len(app_pairs) // 2),
+            *session_pairs,
+            *user_pairs,
+            *app_pairs,
+        ]
+
+    def _ttl_args(self) -> list[str]:
+        return [
+            str(self._session_ttl_ms),
+            str(self._user_ttl_ms),
+            str(self._app_ttl_ms),
+        ]
+
+    # -- BaseSessionService ----------------------------------------------
+
+    @override
+    async def create_session(
+        self,
+        *,
+        app_name: str,
+        user_id: str,
+        state: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> Session:
+        if session_id is None:
+            session_id = platform_uuid.new_uuid()
+        _, keys = self._script_keys(app_name, user_id, session_id)
+        incarnation = secrets.token_hex(8)
+        now = repr(float(platform_time.get_time()))
+        args = [
+            incarnation,
+            now,
+            app_name,
+            user_id,
+            session_id,
+            str(LAYOUT_VERSION),
+            *self._ttl_args(),
+            *self._state_args(state or {}),
+        ]
+        where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
+        async with self._redis(f"create {where}"):
+            reply = await self._create_script(keys=keys, args=args)
+        status = _text(reply[0])
+        if status == "exists":
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
+        if status == "corrupt":
+            raise CorruptedDataError(
+                f"cannot create {where}: key {_text(reply[1])!r} has the wrong type"
+            )
+        session = Session(
+            id=session_id,
+            app_name=app_name,
+            user_id=user_id,
+            state=_merge_state(
+                decode_state(reply[2], where=where),
+                decode_state(reply[3], where=f"user {user_id!r}"),
+                decode_state(reply[4], where=f"app {app_name!r}"),
+            ),
+            last_update_time=float(now),
+        )
+        session._storage_update_marker = _text(reply[1])
+        return session
+
+    @override
+    async def get_session(
+        self,
+        *,
+        app_name: str,
+        user_id: str,
+        session_id: str,
+        config: GetSessionConfig | None = None,
+    ) -> Session | None:
+        keys = self._keys.session(app_name, user_id, session_id)
+        user = self._keys.user(app_name, user_id)
+        app = self._keys.app(app_name)
+        limit = -1
+        after = ""
+        if config is not None:
+            if config.num_recent_events is not None:
+                limit = config.num_recent_events
+            # A falsy 0.0 means no filter, as in DatabaseSessionService.
+            if config.after_timestamp:
+                after = repr(float(config.after_timestamp))
+        where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
+        async with self._redis(f"read {where}"):
+            reply = await self._get_script(
+                keys=[
+                    keys.meta,
+                    keys.state,
+                    keys.events,
+                    keys.ts,
+                    user.state,
+                    app.state,
+                ],
+                args=[str(limit), after],
+            )
+        if reply is None:
+            return None
+        meta, session_state, user_state, app_state, raw_events = reply
+        version, incarnation, revision, updated = meta
+        try:
+            if int(version) != LAYOUT_VERSION:
+                raise CorruptedDataError(
+                    f"{where} has storage layout version {_text(version)}, "
+                    f"this release reads version {LAYOUT_VERSION}"
+                )
+            last_update_time = float(updated)
+            marker = f"{_text(incarnation)}:{int(revision)}"
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, CorruptedDataError):
+                raise
+            raise CorruptedDataError(f"metadata of {where} is corrupted") from exc
+        session = Session(
+            id=session_id,
+            app_name=app_name,
+            user_id=user_id,
+            state=_merge_state(
+                decode_state(session_state, where=where),
+                decode_state(user_state, where=f"user {user_id!r}"),
+                decode_state(app_state, where=f"app {app_name!r}"),
+            ),
+            events=decode_events(raw_events, where=where),
+            last_update_time=last_update_time,
+        )
+        session._storage_update_marker = marker
+        return session
+
+    @override
+    async def list_sessions(
+        self, *, app_name: str, user_id: str | None = None
+    ) -> ListSessionsResponse:
+        app = self._keys.app(app_name)
+        async with self._redis(f"list sessions of app {app_name!r}"):
+            if user_id is None:
+                raw_users = await self._list_users_script(keys=[app.users])
+                user_ids = [_text(u) for u in raw_users]
+            else:
+                user_ids = [user_id]
+            # Round trip: each user's session index and state, and app state.
+            pipe = self._client.pipeline(transaction=False)
+            for uid in user_ids:
+                user = self._keys.user(app_name, uid)
+                pipe.zrange(user.sessions, 0, -1)
+                pipe.hgetall(user.state)
+            pipe.hgetall(app.state)
+            replies = await pipe.execute()
+            app_state = self._decode_hash(replies[-1], where=f"app {app_name!r}")
+            found: list[tuple[str, str, dict[str, Any]]] = []
+            for i, uid in enumerate(user_ids):
+                user_state = self._decode_hash(
+                    replies[2 * i + 1], where=f"user {uid!r}"
+                )
+                found.extend((uid, _text(sid), user_state) for sid in replies[2 * i])
+            # Round trip: each listed session's metadata and state.
+            pipe = self._client.pipeline(transaction=False)
+            for uid, sid, _ in found:
+                keys = self._keys.session(app_name, uid, sid)
+                pipe.hmget(keys.meta, ["inc", "rev", "updated"])
+                pipe.hgetall(keys.state)
+            replies = await pipe.execute() if found else []
+            sessions: list[Session] = []
+            for i, (uid, sid, user_state) in enumerate(found):
+                incarnation, revision, updated = replies[2 * i]
+                if incarnation is None:
+                    # Expired or evicted since it was indexed: drop the entry.
+                    logger.debug("pruning vanished session %r of %r", sid, uid)
+                    await self._prune(app_name, uid, sid)
+                    continue
+                where = f"session {sid!r} (app {app_name!r}, user {uid!r})"
+                session = Session(
+                    id=sid,
+                    app_name=app_name,
+                    user_id=uid,
+                    state=_merge_state(
+                        self._decode_hash(replies[2 * i + 1], where=where),
+                        user_state,
+                        app_state,
+                    ),
+                    last_update_time=float(updated),
+                )
+                session._storage_update_marker = f"{_text(incarnation)}:{int(revision)}"
+                sessions.append(session)
+        sessions.sort(key=lambda s: (s.last_update_time, s.user_id, s.id))
+        return ListSessionsResponse(sessions=sessions)
+
+    @staticmethod
+    def _decode_hash(value: dict[Any, Any], *, where: str) -> dict[str, Any]:
+        flat: list[bytes | str] = []
+        for key, item in value.items():
+            flat.extend((key, item))
+        return decode_state(flat, where=where)
+
+    async def _prune(self, app_name: str, user_id: str, session_id: str) -> None:
+        keys = self._keys.session(app_name, user_id, session_id)
+        user = self._keys.user(app_name, user_id)
+        await self._prune_script(
+            keys=[keys.meta, user.sessions, user.expiry], args=[session_id]
+        )
+
+    @override
+    async def delete_session(
+        self, *, app_name: str, user_id: str, session_id: str
+    ) -> None:
+        session = self._keys.session(app_name, user_id, session_id)
+        user = self._keys.user(app_name, user_id)
+        app = self._keys.app(app_name)
+        where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
+        async with self._redis(f"delete {where}"):
+            await self._delete_script(
+                keys=[*session, user.sessions, user.expiry, app.users],
+                args=[session_id, user_id],
+            )
+
+    @override
+    async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
+        user = self._keys.user(app_name, user_id)
+        async with self._redis(f"read state of user {user_id!r} (app {app_name!r})"):
+            raw = await self._client.hgetall(user.state)
+        return self._decode_hash(raw, where=f"user {user_id!r} (app {app_name!r})")
+
+    @override
+    async def append_event(self, session: Session, event: Event) -> Event:
+        if event.partial:
+            return event
+        if not math.isfinite(event.timestamp):
+            raise ValueError(f"event {event.id!r} has a non-finite timestamp")
+        # Temp state reaches the live session but never storage (ADK's rule).
+        self._apply_temp_state(session, event)
+        event = self._trim_temp_delta_state(event)
+
+        _, keys = self._script_keys(session.app_name, session.user_id, session.id)
+        timestamp = repr(float(event.timestamp))
+        payload = encode_event(event)
+        args = [
+            session._storage_update_marker or "",
+            repr(float(session.last_update_time)),
+            session.events[-1].id if session.events else "",
+            "1" if session.events else "0",
+            event.id,
+            payload,
+            timestamp,
+            *self._ttl_args(),
+            session.id,
+            session.user_id,
+            hashlib.sha1(payload.encode("utf-8")).hexdigest(),
+            *self._state_args(event.actions.state_delta if event.actions else {}),
+        ]
+        where = (
+            f"session {session.id!r} (app {session.app_name!r}, "
+            f"user {session.user_id!r})"
+        )
+        async with self._redis(f"append to {where}"):
+            reply = await self._append_script(keys=keys, args=args)
+        status = _text(reply[0])
+        if status == "missing":
+            raise SessionNotFoundError(f"Session {session.id} not found.")
+        if status == "stale":
+            raise StaleSessionError(_STALE_SESSION_MESSAGE)
+        if status == "conflict":
+            raise EventIdConflictError(
+                f"event id {event.id!r} is already stored in {where} with "
+                "different content"
+            )
+        if status == "corrupt":
+            raise CorruptedDataError(
+                f"cannot append to {where}: key {_text(reply[1])!r} is corrupted"
+            )
+        session._storage_update_marker = _text(reply[1])
+        session.last_update_time = event.timestamp
+        if status == "dup" and any(e.id == event.id for e in reversed(session.events)):
+            return event  # a retry through an object that already holds it
+        return self._commit_event_to_session(session, event)

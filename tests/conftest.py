@@ -1,0 +1,36 @@
+"""Shared fixtures: one real redis-server per test session, a prefix per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from adk_redis_session.testing import LocalRedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[LocalRedisServer]:
+    """A real redis-server started for this test session on a free port."""
+    with LocalRedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A prefix no other test uses, so tests never see each other's keys."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis_client(
+    redis_server: LocalRedisServer,
+) -> AsyncIterator[aioredis.Redis]:
+    """A client of the session's redis-server, closed after the test."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
