@@ -6,7 +6,7 @@ escaped app name, user id and session id)::
     P:{<a>:<u>}:s:<s>:meta      HASH  session metadata, revision, layout version
     P:{<a>:<u>}:s:<s>:state     HASH  session-scoped state, JSON per key
     P:{<a>:<u>}:s:<s>:events    LIST  events as JSON, in append order
-    P:{<a>:<u>}:s:<s>:ts        ZSET  event position -> event timestamp
+    P:{<a>:<u>}:s:<s>:ts        ZSET  event id -> event timestamp
     P:{<a>:<u>}:s:<s>:ids       HASH  event id -> "<sha1 of JSON>:<revision>"
     P:{<a>:<u>}:user:state      HASH  user-scoped state (``user:`` keys)
     P:{<a>:<u>}:user:sessions   ZSET  session id -> last update time

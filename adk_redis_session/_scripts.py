@@ -83,7 +83,7 @@ if bad then return {'corrupt', bad} end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], 'v', ARGV[6], 'app', ARGV[3], 'user', ARGV[4],
   'id', ARGV[5], 'inc', ARGV[1], 'rev', 0, 'created', ARGV[2],
-  'updated', ARGV[2], 'last_event', '')
+  'updated', ARGV[2], 'last_event', '', 'ordered', 1)
 local pos = 13
 pos = apply_pairs(KEYS[2], tonumber(ARGV[10]), pos)
 pos = apply_pairs(KEYS[6], tonumber(ARGV[11]), pos)
@@ -116,7 +116,8 @@ APPEND_EVENT = (
 """
     + _APPLY_STATE_AND_TTL
     + """
-local m = redis.call('HMGET', KEYS[1], 'inc', 'rev', 'updated', 'last_event')
+local m = redis.call('HMGET', KEYS[1], 'inc', 'rev', 'updated', 'last_event',
+  'ordered')
 if not m[1] then return {'missing'} end
 local bad = wrong_kind(2)
 if bad then return {'corrupt', bad} end
@@ -133,7 +134,9 @@ end
 if ARGV[1] ~= '' then
   if ARGV[1] ~= inc .. ':' .. rev then return {'stale'} end
 elseif tonumber(updated) > tonumber(ARGV[2]) then
-  -- No marker (a hand-built Session): DatabaseSessionService's fallback.
+  -- No marker (a hand-built Session): DatabaseSessionService's fallback,
+  -- comparing with the latest event in (timestamp, id) order.
+  if m[5] ~= '1' then last_event = redis.call('ZRANGE', KEYS[4], -1, -1)[1] end
   if ARGV[4] == '0' then
     if rev > 0 then return {'stale'} end
   elseif last_event ~= ARGV[3] then
@@ -142,7 +145,15 @@ elseif tonumber(updated) > tonumber(ARGV[2]) then
 end
 rev = rev + 1
 redis.call('RPUSH', KEYS[3], ARGV[6])
-redis.call('ZADD', KEYS[4], ARGV[7], rev - 1)
+-- Readers order events by (timestamp, id) like DatabaseSessionService. While
+-- every append sorts after the previous one, append order is that order and
+-- reads take the list as is ('ordered' = 1).
+-- A timestamp tie also clears it: Lua compares strings by locale, the
+-- ZSET by bytes, so the index settles ties.
+if m[5] == '1' and rev > 1 and tonumber(ARGV[7]) <= tonumber(updated) then
+  redis.call('HSET', KEYS[1], 'ordered', 0)
+end
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
 redis.call('HSET', KEYS[5], ARGV[5], digest .. ':' .. rev)
 redis.call('HSET', KEYS[1], 'rev', rev, 'updated', ARGV[7],
   'last_event', ARGV[5])
@@ -159,47 +170,59 @@ return {'ok', inc .. ':' .. rev}
 
 GET_SESSION = """
 -- Reads a session with its merged-state parts and the requested events.
--- KEYS[1] meta  KEYS[2] state  KEYS[3] events  KEYS[4] ts
--- KEYS[5] user state  KEYS[6] app state
+-- KEYS[1] meta  KEYS[2] state  KEYS[3] events  KEYS[4] ts  KEYS[5] ids
+-- KEYS[6] user state  KEYS[7] app state
 -- ARGV[1] number of recent events (-1 = all, 0 = none)
 -- ARGV[2] after_timestamp, inclusive ('' = no filter)
 -- Returns nil when the session does not exist, else
--- {meta fields, session state, user state, app state, events}.
--- Cost: O(k) for the last k events; with after_timestamp O(log n + m)
--- to find the m matching positions plus the list span they cover.
-local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated')
+-- {meta fields, session state, user state, app state, events}, events in
+-- (timestamp, id) order. Cost when appends came in that order (ADK's
+-- Runner): O(k) for the last k events, O(log n + m) for the m events at or
+-- after a timestamp. Otherwise the order comes from the ts index: O(log n +
+-- m) to find the events plus the list span that holds them.
+local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated',
+  'ordered')
 if not meta[2] then return nil end
 local limit = tonumber(ARGV[1])
-local events
+local after = ARGV[2]
+local events = {}
 if limit == 0 then
   events = {}
-elseif ARGV[2] == '' then
-  if limit < 0 then
+elseif meta[5] == '1' then
+  local count = limit
+  if after ~= '' then
+    count = redis.call('ZCOUNT', KEYS[4], after, '+inf')
+    if limit > 0 and limit < count then count = limit end
+  end
+  if count < 0 then
     events = redis.call('LRANGE', KEYS[3], 0, -1)
-  else
-    events = redis.call('LRANGE', KEYS[3], -limit, -1)
+  elseif count > 0 then
+    events = redis.call('LRANGE', KEYS[3], -count, -1)
   end
 else
-  local found = redis.call('ZRANGEBYSCORE', KEYS[4], ARGV[2], '+inf')
-  local positions = {}
-  for i, p in ipairs(found) do positions[i] = tonumber(p) end
-  table.sort(positions)
-  if limit > 0 and #positions > limit then
-    local kept = {}
-    for i = #positions - limit + 1, #positions do
-      kept[#kept + 1] = positions[i]
-    end
-    positions = kept
+  local ids
+  if after ~= '' then
+    ids = redis.call('ZRANGEBYSCORE', KEYS[4], after, '+inf')
+  else
+    ids = redis.call('ZRANGE', KEYS[4], 0, -1)
   end
-  events = {}
-  if #positions > 0 then
-    local first = positions[1]
-    local span = redis.call('LRANGE', KEYS[3], first, positions[#positions])
-    for _, p in ipairs(positions) do events[#events + 1] = span[p - first + 1] end
+  local first = 1
+  if limit > 0 and #ids > limit then first = #ids - limit + 1 end
+  local positions, low, high = {}, nil, nil
+  for i = first, #ids do
+    local seen = redis.call('HGET', KEYS[5], ids[i])
+    local p = tonumber(string.match(seen, ':(%d+)$')) - 1
+    positions[#positions + 1] = p
+    if not low or p < low then low = p end
+    if not high or p > high then high = p end
+  end
+  if low then
+    local span = redis.call('LRANGE', KEYS[3], low, high)
+    for i, p in ipairs(positions) do events[i] = span[p - low + 1] end
   end
 end
-return {meta, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[5]),
-  redis.call('HGETALL', KEYS[6]), events}
+return {meta, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6]),
+  redis.call('HGETALL', KEYS[7]), events}
 """
 
 LIST_APP_USERS = """

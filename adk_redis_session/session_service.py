@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 import math
 import secrets
+import weakref
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -144,6 +146,10 @@ class RedisSessionService(BaseSessionService):
             self._owns_client = False
         self._client: aioredis.Redis = client
         self._closed = False
+        # One lock per session being appended to; entries vanish when unused.
+        self._append_locks: weakref.WeakValueDictionary[
+            tuple[str, str, str], asyncio.Lock
+        ] = weakref.WeakValueDictionary()
         self._create_script = client.register_script(_scripts.CREATE_SESSION)
         self._append_script = client.register_script(_scripts.APPEND_EVENT)
         self._get_script = client.register_script(_scripts.GET_SESSION)
@@ -335,20 +341,13 @@ class RedisSessionService(BaseSessionService):
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
         async with self._redis(f"read {where}"):
             reply = await self._get_script(
-                keys=[
-                    keys.meta,
-                    keys.state,
-                    keys.events,
-                    keys.ts,
-                    user.state,
-                    app.state,
-                ],
+                keys=[*keys, user.state, app.state],
                 args=[str(limit), after],
             )
         if reply is None:
             return None
         meta, session_state, user_state, app_state, raw_events = reply
-        version, incarnation, revision, updated = meta
+        version, incarnation, revision, updated, _ = meta
         try:
             if int(version) != LAYOUT_VERSION:
                 raise CorruptedDataError(
@@ -480,16 +479,11 @@ class RedisSessionService(BaseSessionService):
         event = self._trim_temp_delta_state(event)
 
         _, keys = self._script_keys(session.app_name, session.user_id, session.id)
-        timestamp = repr(float(event.timestamp))
         payload = encode_event(event)
-        args = [
-            session._storage_update_marker or "",
-            repr(float(session.last_update_time)),
-            session.events[-1].id if session.events else "",
-            "1" if session.events else "0",
+        event_args = [
             event.id,
             payload,
-            timestamp,
+            repr(float(event.timestamp)),
             *self._ttl_args(),
             session.id,
             session.user_id,
@@ -500,8 +494,30 @@ class RedisSessionService(BaseSessionService):
             f"session {session.id!r} (app {session.app_name!r}, "
             f"user {session.user_id!r})"
         )
-        async with self._redis(f"append to {where}"):
-            reply = await self._append_script(keys=keys, args=args)
+        # Like DatabaseSessionService, serialize appends to one session within
+        # this process, so concurrent appends through one Session object each
+        # see the revision the previous one stored instead of going stale.
+        lock_key = (session.app_name, session.user_id, session.id)
+        lock = self._append_locks.get(lock_key)
+        if lock is None:
+            lock = self._append_locks[lock_key] = asyncio.Lock()
+        async with lock:
+            revision_args = [
+                session._storage_update_marker or "",
+                repr(float(session.last_update_time)),
+                session.events[-1].id if session.events else "",
+                "1" if session.events else "0",
+            ]
+            async with self._redis(f"append to {where}"):
+                reply = await self._append_script(
+                    keys=keys, args=[*revision_args, *event_args]
+                )
+            return self._finish_append(session, event, reply, where)
+
+    def _finish_append(
+        self, session: Session, event: Event, reply: list[Any], where: str
+    ) -> Event:
+        """Maps the append script's reply onto errors or the live session."""
         status = _text(reply[0])
         if status == "missing":
             raise SessionNotFoundError(f"Session {session.id} not found.")
