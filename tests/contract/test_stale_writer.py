@@ -338,3 +338,22 @@ async def test_hand_built_session_matching_storage_is_accepted(
     # The service adopted storage's revision: the same object appends again.
     await service.append_event(current, make_event("again"))
     assert len((await reload(created)).events) == appended + 2
+
+
+async def test_concurrent_appends_through_one_session_object_all_land(
+    service: BaseSessionService,
+    reload: Reload,
+    make_event: MakeEvent,
+) -> None:
+    # Regression: one Session object shared by concurrent appends used to go
+    # stale against itself. DatabaseSessionService serializes appends to one
+    # session within a process; every append must land, none twice.
+    session = await service.create_session(app_name=APP, user_id=USER)
+    events = [make_event(f"m{n}", state_delta={f"k{n}": n}) for n in range(5)]
+
+    await asyncio.gather(*(service.append_event(session, e) for e in events))
+
+    stored = await reload(session)
+    assert sorted(e.id for e in stored.events) == sorted(e.id for e in events)
+    assert stored.state == {f"k{n}": n for n in range(5)}
+    assert [e.id for e in session.events] == [e.id for e in stored.events]
