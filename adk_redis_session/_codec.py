@@ -14,14 +14,21 @@ from typing import Any
 from google.adk.events.event import Event
 from pydantic import ValidationError
 
+from ._keys import LAYOUT_VERSION
 from .errors import CorruptedDataError
 
 __all__ = [
+    "META_FIELDS",
     "decode_events",
+    "decode_meta",
     "decode_state",
+    "decode_state_hash",
     "encode_event",
     "encode_state_pairs",
 ]
+
+#: The meta hash fields readers need, in the order ``decode_meta`` takes them.
+META_FIELDS = ("v", "inc", "rev", "updated")
 
 
 def encode_event(event: Event) -> str:
@@ -79,3 +86,35 @@ def decode_events(raw_events: Sequence[bytes | str], *, where: str) -> list[Even
                 f"stored event #{position} of {where} cannot be decoded: {exc}"
             ) from exc
     return events
+
+
+def decode_state_hash(value: dict[Any, Any], *, where: str) -> dict[str, Any]:
+    """Decodes an HGETALL reply (a dict) of JSON values, as `decode_state`."""
+    flat: list[bytes | str] = []
+    for key, item in value.items():
+        flat.extend((key, item))
+    return decode_state(flat, where=where)
+
+
+def decode_meta(meta: Sequence[Any], *, where: str) -> tuple[str, float]:
+    """Reads the revision marker and last update time from ``META_FIELDS``.
+
+    Returns:
+        ``("<incarnation>:<revision>", last_update_time)``.
+
+    Raises:
+        CorruptedDataError: If a field is missing or malformed, or the layout
+            version is not the one this release reads.
+    """
+    version, incarnation, revision, updated = meta[:4]
+    try:
+        if int(version) != LAYOUT_VERSION:
+            raise CorruptedDataError(
+                f"{where} has storage layout version {_text(version)}, "
+                f"this release reads version {LAYOUT_VERSION}"
+            )
+        return f"{_text(incarnation)}:{int(revision)}", float(updated)
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, CorruptedDataError):
+            raise
+        raise CorruptedDataError(f"metadata of {where} is corrupted") from exc

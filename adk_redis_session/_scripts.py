@@ -44,16 +44,38 @@ local function apply_pairs(key, count, pos)
   return pos
 end
 
-local function refresh_ttls(session_ttl, user_ttl, app_ttl, session_id, user_id)
+-- Index keys shared by several sessions live as long as their longest-lived
+-- member: a ZSET scored by deadline (+inf = no TTL) tells which that is.
+local function expire_like_latest(deadlines, ...)
+  local last = redis.call('ZRANGE', deadlines, -1, -1, 'WITHSCORES')[2]
+  for _, key in ipairs({...}) do
+    if not last or last == 'inf' then
+      redis.call('PERSIST', key)
+    else
+      redis.call('PEXPIREAT', key, last)
+    end
+  end
+end
+
+-- Called on create and append. Without a session TTL, a session's deadline
+-- is +inf; it is written on create and stays.
+local function refresh_ttls(session_ttl, user_ttl, app_ttl, session_id, user_id,
+    creating)
   if session_ttl > 0 then
     local t = redis.call('TIME')
     local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + session_ttl
     for k = 1, 5 do redis.call('PEXPIREAT', KEYS[k], deadline) end
     redis.call('ZADD', KEYS[8], deadline, session_id)
-    redis.call('PEXPIREAT', KEYS[7], deadline)
-    redis.call('PEXPIREAT', KEYS[8], deadline)
+    expire_like_latest(KEYS[8], KEYS[7], KEYS[8])
     -- GT: a user listed forever (no TTL) stays listed forever.
     redis.call('ZADD', KEYS[10], 'GT', deadline, user_id)
+    expire_like_latest(KEYS[10], KEYS[10])
+  elseif creating then
+    redis.call('ZADD', KEYS[8], '+inf', session_id)
+    redis.call('ZADD', KEYS[10], '+inf', user_id)
+    redis.call('PERSIST', KEYS[7])
+    redis.call('PERSIST', KEYS[8])
+    redis.call('PERSIST', KEYS[10])
   end
   if user_ttl > 0 then redis.call('PEXPIRE', KEYS[6], user_ttl) end
   if app_ttl > 0 then redis.call('PEXPIRE', KEYS[9], app_ttl) end
@@ -89,9 +111,8 @@ pos = apply_pairs(KEYS[2], tonumber(ARGV[10]), pos)
 pos = apply_pairs(KEYS[6], tonumber(ARGV[11]), pos)
 apply_pairs(KEYS[9], tonumber(ARGV[12]), pos)
 redis.call('ZADD', KEYS[7], ARGV[2], ARGV[5])
-if tonumber(ARGV[7]) == 0 then redis.call('ZADD', KEYS[10], '+inf', ARGV[4]) end
 refresh_ttls(tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]),
-  ARGV[5], ARGV[4])
+  ARGV[5], ARGV[4], true)
 return {'ok', ARGV[1] .. ':0', redis.call('HGETALL', KEYS[2]),
   redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[9])}
 """
@@ -163,7 +184,7 @@ pos = apply_pairs(KEYS[6], tonumber(ARGV[15]), pos)
 apply_pairs(KEYS[9], tonumber(ARGV[16]), pos)
 redis.call('ZADD', KEYS[7], ARGV[7], ARGV[11])
 refresh_ttls(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]),
-  ARGV[11], ARGV[12])
+  ARGV[11], ARGV[12], false)
 return {'ok', inc .. ':' .. rev}
 """
 )

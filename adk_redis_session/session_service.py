@@ -32,7 +32,15 @@ from redis import exceptions as redis_errors
 from typing_extensions import Self, override
 
 from . import _scripts
-from ._codec import decode_events, decode_state, encode_event, encode_state_pairs
+from ._codec import (
+    META_FIELDS,
+    decode_events,
+    decode_meta,
+    decode_state,
+    decode_state_hash,
+    encode_event,
+    encode_state_pairs,
+)
 from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
 from .errors import (
     CorruptedDataError,
@@ -347,19 +355,7 @@ class RedisSessionService(BaseSessionService):
         if reply is None:
             return None
         meta, session_state, user_state, app_state, raw_events = reply
-        version, incarnation, revision, updated, _ = meta
-        try:
-            if int(version) != LAYOUT_VERSION:
-                raise CorruptedDataError(
-                    f"{where} has storage layout version {_text(version)}, "
-                    f"this release reads version {LAYOUT_VERSION}"
-                )
-            last_update_time = float(updated)
-            marker = f"{_text(incarnation)}:{int(revision)}"
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, CorruptedDataError):
-                raise
-            raise CorruptedDataError(f"metadata of {where} is corrupted") from exc
+        marker, last_update_time = decode_meta(meta, where=where)
         session = Session(
             id=session_id,
             app_name=app_name,
@@ -394,10 +390,10 @@ class RedisSessionService(BaseSessionService):
                 pipe.hgetall(user.state)
             pipe.hgetall(app.state)
             replies = await pipe.execute()
-            app_state = self._decode_hash(replies[-1], where=f"app {app_name!r}")
+            app_state = decode_state_hash(replies[-1], where=f"app {app_name!r}")
             found: list[tuple[str, str, dict[str, Any]]] = []
             for i, uid in enumerate(user_ids):
-                user_state = self._decode_hash(
+                user_state = decode_state_hash(
                     replies[2 * i + 1], where=f"user {uid!r}"
                 )
                 found.extend((uid, _text(sid), user_state) for sid in replies[2 * i])
@@ -405,40 +401,34 @@ class RedisSessionService(BaseSessionService):
             pipe = self._client.pipeline(transaction=False)
             for uid, sid, _ in found:
                 keys = self._keys.session(app_name, uid, sid)
-                pipe.hmget(keys.meta, ["inc", "rev", "updated"])
+                pipe.hmget(keys.meta, META_FIELDS)
                 pipe.hgetall(keys.state)
             replies = await pipe.execute() if found else []
             sessions: list[Session] = []
             for i, (uid, sid, user_state) in enumerate(found):
-                incarnation, revision, updated = replies[2 * i]
-                if incarnation is None:
+                meta = replies[2 * i]
+                if meta[1] is None:
                     # Expired or evicted since it was indexed: drop the entry.
                     logger.debug("pruning vanished session %r of %r", sid, uid)
                     await self._prune(app_name, uid, sid)
                     continue
                 where = f"session {sid!r} (app {app_name!r}, user {uid!r})"
+                marker, last_update_time = decode_meta(meta, where=where)
                 session = Session(
                     id=sid,
                     app_name=app_name,
                     user_id=uid,
                     state=_merge_state(
-                        self._decode_hash(replies[2 * i + 1], where=where),
+                        decode_state_hash(replies[2 * i + 1], where=where),
                         user_state,
                         app_state,
                     ),
-                    last_update_time=float(updated),
+                    last_update_time=last_update_time,
                 )
-                session._storage_update_marker = f"{_text(incarnation)}:{int(revision)}"
+                session._storage_update_marker = marker
                 sessions.append(session)
         sessions.sort(key=lambda s: (s.last_update_time, s.user_id, s.id))
         return ListSessionsResponse(sessions=sessions)
-
-    @staticmethod
-    def _decode_hash(value: dict[Any, Any], *, where: str) -> dict[str, Any]:
-        flat: list[bytes | str] = []
-        for key, item in value.items():
-            flat.extend((key, item))
-        return decode_state(flat, where=where)
 
     async def _prune(self, app_name: str, user_id: str, session_id: str) -> None:
         keys = self._keys.session(app_name, user_id, session_id)
@@ -466,7 +456,7 @@ class RedisSessionService(BaseSessionService):
         user = self._keys.user(app_name, user_id)
         async with self._redis(f"read state of user {user_id!r} (app {app_name!r})"):
             raw = await self._client.hgetall(user.state)
-        return self._decode_hash(raw, where=f"user {user_id!r} (app {app_name!r})")
+        return decode_state_hash(raw, where=f"user {user_id!r} (app {app_name!r})")
 
     @override
     async def append_event(self, session: Session, event: Event) -> Event:
