@@ -195,32 +195,41 @@ GET_SESSION = """
 -- KEYS[6] user state  KEYS[7] app state
 -- ARGV[1] number of recent events (-1 = all, 0 = none)
 -- ARGV[2] after_timestamp, inclusive ('' = no filter)
--- Returns nil when the session does not exist, else
--- {meta fields, session state, user state, app state, events}, events in
--- (timestamp, id) order. Cost when appends came in that order (ADK's
--- Runner): O(k) for the last k events, O(log n + m) for the m events at or
--- after a timestamp. Otherwise the order comes from the ts index: O(log n +
--- m) to find the events plus the list span that holds them.
+-- ARGV[3] incarnation of the caller's cached events ('' = none)
+-- ARGV[4], ARGV[5] the cached positions: ARGV[4] .. ARGV[5] - 1
+-- Returns nil when the session does not exist, else {meta fields, session
+-- state, user state, app state, events, start, from}: the requested events
+-- are positions start .. rev - 1 in (timestamp, id) order, and only
+-- positions from .. rev - 1 are sent (the caller has the rest cached).
+-- start = from = -1 when positions are not in order: all requested events
+-- are sent, in order. Cost when appends came in (timestamp, id) order
+-- (ADK's Runner): O(k) for the last k events, O(log n + m) for the m events
+-- at or after a timestamp. Otherwise the order comes from the ts index:
+-- O(log n + m) to find the events plus the list span that holds them.
 local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated',
   'ordered')
 if not meta[2] then return nil end
+local rev = tonumber(meta[3])
+-- Unreadable metadata: the caller raises an error naming the session.
+if not rev then return {meta, {}, {}, {}, {}, -1, -1} end
 local limit = tonumber(ARGV[1])
 local after = ARGV[2]
 local events = {}
-if limit == 0 then
-  events = {}
-elseif meta[5] == '1' then
-  local count = limit
-  if after ~= '' then
-    count = redis.call('ZCOUNT', KEYS[4], after, '+inf')
-    if limit > 0 and limit < count then count = limit end
+local start, from = -1, -1
+if meta[5] == '1' then
+  local count = rev
+  if limit >= 0 and limit < count then count = limit end
+  if after ~= '' and count > 0 then
+    local matching = redis.call('ZCOUNT', KEYS[4], after, '+inf')
+    if matching < count then count = matching end
   end
-  if count < 0 then
-    events = redis.call('LRANGE', KEYS[3], 0, -1)
-  elseif count > 0 then
-    events = redis.call('LRANGE', KEYS[3], -count, -1)
+  start = rev - count
+  from = start
+  if ARGV[3] == meta[2] and tonumber(ARGV[4]) <= start then
+    from = math.min(math.max(start, tonumber(ARGV[5])), rev)
   end
-else
+  if from < rev then events = redis.call('LRANGE', KEYS[3], from, rev - 1) end
+elseif limit ~= 0 then
   local ids
   if after ~= '' then
     ids = redis.call('ZRANGEBYSCORE', KEYS[4], after, '+inf')
@@ -243,7 +252,7 @@ else
   end
 end
 return {meta, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6]),
-  redis.call('HGETALL', KEYS[7]), events}
+  redis.call('HGETALL', KEYS[7]), events, start, from}
 """
 
 LIST_APP_USERS = """

@@ -41,6 +41,7 @@ from ._codec import (
     encode_event,
     encode_state_pairs,
 )
+from ._event_cache import EventCache
 from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
 from .errors import (
     CorruptedDataError,
@@ -115,6 +116,10 @@ class RedisSessionService(BaseSessionService):
             whenever one of the user's sessions is written; ``None`` keeps it.
         app_state_ttl_seconds: Sliding expiry of ``app:`` state, refreshed by
             any write in the app; ``None`` keeps it.
+        event_cache_size: Events kept in this process so ``get_session``
+            fetches only events it has not seen (stored events never change;
+            callers always get their own copies). Bounds memory: roughly the
+            events' JSON size twice over. 0 disables the cache.
         **redis_kwargs: Passed to ``redis.asyncio.Redis.from_url`` with
             ``uri``. Unless given, ``socket_timeout`` and
             ``socket_connect_timeout`` default to 5 seconds so an unreachable
@@ -130,6 +135,7 @@ class RedisSessionService(BaseSessionService):
         ttl_seconds: float | None = None,
         user_state_ttl_seconds: float | None = None,
         app_state_ttl_seconds: float | None = None,
+        event_cache_size: int = 10_000,
         **redis_kwargs: Any,
     ) -> None:
         redis_kwargs.pop("agents_dir", None)  # passed by ADK's services.yaml
@@ -154,6 +160,7 @@ class RedisSessionService(BaseSessionService):
             self._owns_client = False
         self._client: aioredis.Redis = client
         self._closed = False
+        self._cache = EventCache(event_cache_size)
         # One lock per session being appended to; entries vanish when unused.
         self._append_locks: weakref.WeakValueDictionary[
             tuple[str, str, str], asyncio.Lock
@@ -347,15 +354,35 @@ class RedisSessionService(BaseSessionService):
             if config.after_timestamp:
                 after = repr(float(config.after_timestamp))
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
+        script_keys = [*keys, user.state, app.state]
         async with self._redis(f"read {where}"):
             reply = await self._get_script(
-                keys=[*keys, user.state, app.state],
-                args=[str(limit), after],
+                keys=script_keys,
+                args=[str(limit), after, *map(str, self._cache.window(keys.meta))],
             )
-        if reply is None:
-            return None
-        meta, session_state, user_state, app_state, raw_events = reply
+            if reply is None:
+                return None
+            meta, session_state, user_state, app_state, raw_events, start, sent = reply
+            incarnation = _text(meta[1]) if meta[1] is not None else ""
+            if sent > start and not self._cache.covers(
+                keys.meta, incarnation, start, sent
+            ):
+                # The cache changed while the reply was in flight: read it all.
+                reply = await self._get_script(
+                    keys=script_keys, args=[str(limit), after, "", "0", "0"]
+                )
+                if reply is None:
+                    return None
+                meta, session_state, user_state, app_state, raw_events, start, sent = (
+                    reply
+                )
         marker, last_update_time = decode_meta(meta, where=where)
+        events = self._cache.take(keys.meta, start, sent) if sent > start else []
+        events.extend(decode_events(raw_events, where=where))
+        if start < 0:  # out of (timestamp, id) order: positions unknown
+            self._cache.drop(keys.meta)
+        else:
+            self._cache.put(keys.meta, incarnation, sent, raw_events)
         session = Session(
             id=session_id,
             app_name=app_name,
@@ -365,7 +392,7 @@ class RedisSessionService(BaseSessionService):
                 decode_state(user_state, where=f"user {user_id!r}"),
                 decode_state(app_state, where=f"app {app_name!r}"),
             ),
-            events=decode_events(raw_events, where=where),
+            events=events,
             last_update_time=last_update_time,
         )
         session._storage_update_marker = marker
@@ -446,6 +473,7 @@ class RedisSessionService(BaseSessionService):
         app = self._keys.app(app_name)
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
         async with self._redis(f"delete {where}"):
+            self._cache.drop(session.meta)
             await self._delete_script(
                 keys=[*session, user.sessions, user.expiry, app.users],
                 args=[session_id, user_id],
@@ -502,7 +530,12 @@ class RedisSessionService(BaseSessionService):
                 reply = await self._append_script(
                     keys=keys, args=[*revision_args, *event_args]
                 )
-            return self._finish_append(session, event, reply, where)
+            appended = self._finish_append(session, event, reply, where)
+        if _text(reply[0]) == "ok":
+            # The next read of this session need not fetch this event back.
+            incarnation, _, revision = _text(reply[1]).rpartition(":")
+            self._cache.append(keys[0], incarnation, int(revision) - 1, payload)
+        return appended
 
     def _finish_append(
         self, session: Session, event: Event, reply: list[Any], where: str

@@ -29,11 +29,18 @@ MakePeer = Callable[[], Awaitable[BaseSessionService]]
     params=[
         pytest.param("inmemory", id="inmemory"),
         pytest.param("redis", id="redis", marks=pytest.mark.redis),
+        pytest.param("redis", id="redis-nocache", marks=pytest.mark.redis),
     ]
 )
 def backend(request: pytest.FixtureRequest) -> str:
     """Which backend this test instance runs against."""
     return str(request.param)
+
+
+@pytest.fixture
+def event_cache_size(request: pytest.FixtureRequest) -> int:
+    """The Redis service's event cache: on by default, off for redis-nocache."""
+    return 0 if request.node.callspec.id.startswith("redis-nocache") else 10_000
 
 
 @pytest.fixture
@@ -57,6 +64,7 @@ async def service(
     backend: str,
     redis_access: tuple[str, aioredis.Redis] | None,
     key_prefix: str,
+    event_cache_size: int,
 ) -> AsyncIterator[BaseSessionService]:
     """A fresh, empty session service of the parametrized backend."""
     if redis_access is None:
@@ -64,7 +72,11 @@ async def service(
         return
     from adk_redis_session import RedisSessionService
 
-    svc = RedisSessionService(client=redis_access[1], key_prefix=key_prefix)
+    svc = RedisSessionService(
+        client=redis_access[1],
+        key_prefix=key_prefix,
+        event_cache_size=event_cache_size,
+    )
     try:
         yield svc
     finally:
@@ -76,6 +88,7 @@ async def make_peer(
     service: BaseSessionService,
     redis_access: tuple[str, aioredis.Redis] | None,
     key_prefix: str,
+    event_cache_size: int,
 ) -> AsyncIterator[MakePeer]:
     """Makes another service instance over the same storage as ``service``.
 
@@ -91,7 +104,9 @@ async def make_peer(
         from adk_redis_session import RedisSessionService
 
         client = aioredis.Redis.from_url(redis_access[0])
-        peer = RedisSessionService(client=client, key_prefix=key_prefix)
+        peer = RedisSessionService(
+            client=client, key_prefix=key_prefix, event_cache_size=event_cache_size
+        )
         owned.append((peer, client))
         return peer
 
