@@ -61,7 +61,12 @@ def decode_state(flat: Sequence[bytes | str], *, where: str) -> dict[str, Any]:
     """
     state: dict[str, Any] = {}
     for i in range(0, len(flat), 2):
-        key = _text(flat[i])
+        try:
+            key = _text(flat[i])
+        except UnicodeDecodeError as exc:
+            raise CorruptedDataError(
+                f"stored state of {where} has a key that is not UTF-8"
+            ) from exc
         try:
             state[key] = json.loads(flat[i + 1])
         except (ValueError, UnicodeDecodeError) as exc:
@@ -108,6 +113,8 @@ def decode_meta(meta: Sequence[Any], *, where: str) -> tuple[str, float]:
     """
     version, incarnation, revision, updated = meta[:4]
     try:
+        if incarnation is None:
+            raise ValueError("no incarnation")
         if int(version) != LAYOUT_VERSION:
             raise CorruptedDataError(
                 f"{where} has storage layout version {_text(version)}, "

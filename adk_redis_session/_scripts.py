@@ -18,7 +18,7 @@ __all__ = [
     "DELETE_SESSION",
     "GET_SESSION",
     "LIST_APP_USERS",
-    "PRUNE_SESSION",
+    "PRUNE_SESSIONS",
 ]
 
 # Shared by CREATE_SESSION and APPEND_EVENT: key type checks, applying the
@@ -76,6 +76,13 @@ local function refresh_ttls(session_ttl, user_ttl, app_ttl, session_id, user_id,
     redis.call('PERSIST', KEYS[7])
     redis.call('PERSIST', KEYS[8])
     redis.call('PERSIST', KEYS[10])
+  else
+    -- A session given a TTL by another service keeps it: keys this append
+    -- created (first event, first state key) get the same deadline.
+    local deadline = redis.call('PEXPIRETIME', KEYS[1])
+    if deadline > 0 then
+      for k = 2, 5 do redis.call('PEXPIREAT', KEYS[k], deadline) end
+    end
   end
   if user_ttl > 0 then redis.call('PEXPIRE', KEYS[6], user_ttl) end
   if app_ttl > 0 then redis.call('PEXPIRE', KEYS[9], app_ttl) end
@@ -84,7 +91,8 @@ end
 
 CREATE_SESSION = (
     """
--- Creates a session unless its id is taken.
+-- Creates a session unless its id is taken. Idempotent per incarnation
+-- token: a retried call (same token) gets the session it created.
 -- KEYS[1] meta  KEYS[2] state  KEYS[3] events  KEYS[4] ts  KEYS[5] ids
 -- KEYS[6] user state  KEYS[7] user sessions  KEYS[8] user expiry
 -- KEYS[9] app state  KEYS[10] app users
@@ -98,7 +106,15 @@ CREATE_SESSION = (
 """
     + _APPLY_STATE_AND_TTL
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local inc = redis.call('HGET', KEYS[1], 'inc')
+  if not inc then return {'corrupt', KEYS[1]} end
+  if inc ~= ARGV[1] then return {'exists'} end
+  -- Our own earlier attempt (a retry after a lost reply): report success.
+  return {'ok', inc .. ':' .. redis.call('HGET', KEYS[1], 'rev'),
+    redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6]),
+    redis.call('HGETALL', KEYS[9])}
+end
 local bad = wrong_kind(6)
 if bad then return {'corrupt', bad} end
 -- Leftovers of an earlier session with this id cannot be read back as ours.
@@ -129,8 +145,8 @@ APPEND_EVENT = (
 -- ARGV[8] session TTL ms  ARGV[9] user state TTL ms  ARGV[10] app TTL ms
 -- ARGV[11] session id  ARGV[12] user id  ARGV[13] SHA-1 of the event JSON
 -- ARGV[14..16] number of session/user/app state pairs, then the pairs.
--- Returns {'ok', marker} | {'dup', marker} | {'missing'} | {'stale'} |
--- {'conflict'} | {'corrupt', key}. All checks happen before the first
+-- Returns {'ok', marker} | {'dup', marker, 'retry' | 'held'} | {'missing'} |
+-- {'stale'} | {'conflict'} | {'corrupt', key}. All checks happen before the first
 -- write, so an error writes nothing; on 'ok' every write below happened
 -- together. The event history is never read: the cost does not grow with
 -- the session.
@@ -139,30 +155,44 @@ APPEND_EVENT = (
     + """
 local m = redis.call('HMGET', KEYS[1], 'inc', 'rev', 'updated', 'last_event',
   'ordered')
-if not m[1] then return {'missing'} end
+if not m[1] then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {'corrupt', KEYS[1]} end
+  return {'missing'}
+end
 local bad = wrong_kind(2)
 if bad then return {'corrupt', bad} end
 if not tonumber(m[2]) or not tonumber(m[3]) then return {'corrupt', KEYS[1]} end
 local inc, rev, updated, last_event = m[1], tonumber(m[2]), m[3], m[4]
-local digest = ARGV[13]
+local current = inc .. ':' .. rev
+
+-- No marker (a hand-built Session): DatabaseSessionService's fallback,
+-- comparing with the latest event in (timestamp, id) order.
+local function stale_without_marker()
+  if tonumber(updated) <= tonumber(ARGV[2]) then return false end
+  if m[5] ~= '1' then last_event = redis.call('ZRANGE', KEYS[4], -1, -1)[1] end
+  if ARGV[4] == '0' then return rev > 0 end
+  return last_event ~= ARGV[3]
+end
+
 local seen = redis.call('HGET', KEYS[5], ARGV[5])
 if seen then
-  -- Same id: a retry of a stored event is a success that writes nothing.
+  -- The same id again: success that writes nothing, for a caller that
+  -- either retries after a lost reply (its marker is the revision just
+  -- before the event) or already holds the event. Anyone else is stale.
   local seen_digest, seen_rev = string.match(seen, '^(%x+):(%d+)$')
-  if seen_digest == digest then return {'dup', inc .. ':' .. seen_rev} end
-  return {'conflict'}
+  if seen_digest ~= ARGV[13] then return {'conflict'} end
+  if ARGV[1] == inc .. ':' .. (tonumber(seen_rev) - 1) then
+    return {'dup', inc .. ':' .. seen_rev, 'retry'}
+  end
+  if ARGV[1] == current or (ARGV[1] == '' and not stale_without_marker()) then
+    return {'dup', current, 'held'}
+  end
+  return {'stale'}
 end
 if ARGV[1] ~= '' then
-  if ARGV[1] ~= inc .. ':' .. rev then return {'stale'} end
-elseif tonumber(updated) > tonumber(ARGV[2]) then
-  -- No marker (a hand-built Session): DatabaseSessionService's fallback,
-  -- comparing with the latest event in (timestamp, id) order.
-  if m[5] ~= '1' then last_event = redis.call('ZRANGE', KEYS[4], -1, -1)[1] end
-  if ARGV[4] == '0' then
-    if rev > 0 then return {'stale'} end
-  elseif last_event ~= ARGV[3] then
-    return {'stale'}
-  end
+  if ARGV[1] ~= current then return {'stale'} end
+elseif stale_without_marker() then
+  return {'stale'}
 end
 rev = rev + 1
 redis.call('RPUSH', KEYS[3], ARGV[6])
@@ -175,7 +205,7 @@ if m[5] == '1' and rev > 1 and tonumber(ARGV[7]) <= tonumber(updated) then
   redis.call('HSET', KEYS[1], 'ordered', 0)
 end
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
-redis.call('HSET', KEYS[5], ARGV[5], digest .. ':' .. rev)
+redis.call('HSET', KEYS[5], ARGV[5], ARGV[13] .. ':' .. rev)
 redis.call('HSET', KEYS[1], 'rev', rev, 'updated', ARGV[7],
   'last_event', ARGV[5])
 local pos = 17
@@ -208,7 +238,10 @@ GET_SESSION = """
 -- O(log n + m) to find the events plus the list span that holds them.
 local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated',
   'ordered')
-if not meta[2] then return nil end
+if not meta[2] then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+  return {meta, {}, {}, {}, {}, -1, -1}  -- the caller reports it corrupted
+end
 local rev = tonumber(meta[3])
 -- Unreadable metadata: the caller raises an error naming the session.
 if not rev then return {meta, {}, {}, {}, {}, -1, -1} end
@@ -264,14 +297,17 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
-PRUNE_SESSION = """
--- Removes a vanished session (expired or evicted) from its user's indexes.
--- KEYS[1] meta  KEYS[2] user sessions  KEYS[3] user expiry
--- ARGV[1] session id
+PRUNE_SESSIONS = """
+-- Removes vanished sessions (expired or evicted) from their user's indexes.
+-- KEYS[1] user sessions  KEYS[2] user expiry  KEYS[3..] each session's meta
+-- ARGV[i] the session id of KEYS[i + 2]
 -- Re-checks existence, so a session re-created meanwhile stays listed.
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+for i, id in ipairs(ARGV) do
+  if redis.call('EXISTS', KEYS[i + 2]) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
 return 1
 """
 

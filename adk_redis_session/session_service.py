@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from google.adk.errors import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -65,14 +66,29 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _id_text(value: bytes | str, where: str) -> str:
+    """Decodes an id read from an index, naming the index if it is not UTF-8."""
+    try:
+        return _text(value)
+    except UnicodeDecodeError as exc:
+        raise CorruptedDataError(f"{where} holds an id that is not UTF-8") from exc
+
+
+#: Longest TTL accepted; deadlines then stay exact integers in Lua.
+_MAX_TTL_SECONDS = 100 * 365 * 24 * 3600
+
+
 def _ttl_ms(name: str, seconds: float | None) -> int:
     """Converts an optional TTL in seconds to milliseconds (0 = no TTL)."""
     if seconds is None:
         return 0
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{name} must be a number of seconds or None")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {seconds!r}")
+    if not math.isfinite(seconds) or not 0 <= seconds <= _MAX_TTL_SECONDS:
+        raise ValueError(
+            f"{name} must be between 0 and {_MAX_TTL_SECONDS} seconds (100 "
+            f"years), got {seconds!r}; use None for no expiry"
+        )
     return int(seconds * 1000)
 
 
@@ -141,6 +157,10 @@ class RedisSessionService(BaseSessionService):
         redis_kwargs.pop("agents_dir", None)  # passed by ADK's services.yaml
         if (client is None) == (uri is None):
             raise ValueError("Exactly one of 'client' or 'uri' must be given.")
+        if isinstance(client, redis.Redis):
+            raise TypeError(
+                "client must be a redis.asyncio client, not the synchronous redis.Redis"
+            )
         if client is not None and redis_kwargs:
             raise TypeError(
                 f"unexpected arguments with client=: {sorted(redis_kwargs)}"
@@ -170,7 +190,7 @@ class RedisSessionService(BaseSessionService):
         self._get_script = client.register_script(_scripts.GET_SESSION)
         self._delete_script = client.register_script(_scripts.DELETE_SESSION)
         self._list_users_script = client.register_script(_scripts.LIST_APP_USERS)
-        self._prune_script = client.register_script(_scripts.PRUNE_SESSION)
+        self._prune_script = client.register_script(_scripts.PRUNE_SESSIONS)
 
     @classmethod
     def from_url(
@@ -406,7 +426,10 @@ class RedisSessionService(BaseSessionService):
         async with self._redis(f"list sessions of app {app_name!r}"):
             if user_id is None:
                 raw_users = await self._list_users_script(keys=[app.users])
-                user_ids = [_text(u) for u in raw_users]
+                user_ids = [
+                    _id_text(u, f"the user index of app {app_name!r}")
+                    for u in raw_users
+                ]
             else:
                 user_ids = [user_id]
             # Round trip: each user's session index and state, and app state.
@@ -420,10 +443,12 @@ class RedisSessionService(BaseSessionService):
             app_state = decode_state_hash(replies[-1], where=f"app {app_name!r}")
             found: list[tuple[str, str, dict[str, Any]]] = []
             for i, uid in enumerate(user_ids):
-                user_state = decode_state_hash(
-                    replies[2 * i + 1], where=f"user {uid!r}"
+                where = f"user {uid!r} (app {app_name!r})"
+                user_state = decode_state_hash(replies[2 * i + 1], where=where)
+                found.extend(
+                    (uid, _id_text(sid, f"the session index of {where}"), user_state)
+                    for sid in replies[2 * i]
                 )
-                found.extend((uid, _text(sid), user_state) for sid in replies[2 * i])
             # Round trip: each listed session's metadata and state.
             pipe = self._client.pipeline(transaction=False)
             for uid, sid, _ in found:
@@ -432,12 +457,12 @@ class RedisSessionService(BaseSessionService):
                 pipe.hgetall(keys.state)
             replies = await pipe.execute() if found else []
             sessions: list[Session] = []
+            vanished: dict[str, list[str]] = {}
             for i, (uid, sid, user_state) in enumerate(found):
                 meta = replies[2 * i]
-                if meta[1] is None:
+                if all(field is None for field in meta):
                     # Expired or evicted since it was indexed: drop the entry.
-                    logger.debug("pruning vanished session %r of %r", sid, uid)
-                    await self._prune(app_name, uid, sid)
+                    vanished.setdefault(uid, []).append(sid)
                     continue
                 where = f"session {sid!r} (app {app_name!r}, user {uid!r})"
                 marker, last_update_time = decode_meta(meta, where=where)
@@ -454,15 +479,24 @@ class RedisSessionService(BaseSessionService):
                 )
                 session._storage_update_marker = marker
                 sessions.append(session)
+            if vanished:
+                await self._prune(app_name, vanished)
         sessions.sort(key=lambda s: (s.last_update_time, s.user_id, s.id))
         return ListSessionsResponse(sessions=sessions)
 
-    async def _prune(self, app_name: str, user_id: str, session_id: str) -> None:
-        keys = self._keys.session(app_name, user_id, session_id)
-        user = self._keys.user(app_name, user_id)
-        await self._prune_script(
-            keys=[keys.meta, user.sessions, user.expiry], args=[session_id]
-        )
+    async def _prune(self, app_name: str, vanished: dict[str, list[str]]) -> None:
+        """Drops vanished sessions from their users' indexes, users in parallel."""
+        calls = []
+        for uid, session_ids in vanished.items():
+            logger.debug("pruning %d vanished sessions of %r", len(session_ids), uid)
+            user = self._keys.user(app_name, uid)
+            metas = [self._keys.session(app_name, uid, sid).meta for sid in session_ids]
+            calls.append(
+                self._prune_script(
+                    keys=[user.sessions, user.expiry, *metas], args=session_ids
+                )
+            )
+        await asyncio.gather(*calls)
 
     @override
     async def delete_session(
@@ -556,7 +590,12 @@ class RedisSessionService(BaseSessionService):
                 f"cannot append to {where}: key {_text(reply[1])!r} is corrupted"
             )
         session._storage_update_marker = _text(reply[1])
+        if status == "dup" and _text(reply[2]) == "held":
+            # The object is current and the event already stored: no change,
+            # but a caller whose object lacks it still gets it applied.
+            if any(e.id == event.id for e in reversed(session.events)):
+                return event
+            return self._commit_event_to_session(session, event)
+        # 'ok', or a retry after a lost reply: the session now ends with it.
         session.last_update_time = event.timestamp
-        if status == "dup" and any(e.id == event.id for e in reversed(session.events)):
-            return event  # a retry through an object that already holds it
         return self._commit_event_to_session(session, event)
