@@ -49,7 +49,12 @@ def _container_copier(kind: type[Any], subs: list[tuple[Any, Copier]]) -> Copier
     return copy_container
 
 
-def _model_copier(cls: type[BaseModel], subs: list[tuple[str, Copier]]) -> Copier:
+def _model_copier(
+    cls: type[BaseModel],
+    subs: list[tuple[str, Copier]],
+    extra: Copier | None,
+    private: Copier | None,
+) -> Copier:
     def copy_model(value: Any) -> Any:
         new = _new_object(cls)
         fields = value.__dict__.copy()
@@ -59,8 +64,16 @@ def _model_copier(cls: type[BaseModel], subs: list[tuple[str, Copier]]) -> Copie
         _set_attribute(
             new, "__pydantic_fields_set__", set(value.__pydantic_fields_set__)
         )
-        _set_attribute(new, "__pydantic_extra__", None)
-        _set_attribute(new, "__pydantic_private__", None)
+        extra_value = value.__pydantic_extra__
+        _set_attribute(
+            new, "__pydantic_extra__", extra(extra_value) if extra else extra_value
+        )
+        private_value = value.__pydantic_private__
+        _set_attribute(
+            new,
+            "__pydantic_private__",
+            private(private_value) if private else private_value,
+        )
         return new
 
     return copy_model
@@ -84,17 +97,19 @@ def compile_copier(value: Any) -> Copier | None:
         items = enumerate(value) if cls is list else value.items()
         subs = [(key, c) for key, item in items if (c := compile_copier(item))]
         return _container_copier(cls, subs)
-    if (
-        isinstance(value, BaseModel)
-        and value.__pydantic_extra__ is None
-        and value.__pydantic_private__ is None
-    ):
+    if isinstance(value, BaseModel):
         model_subs = [
             (name, c)
             for name, item in value.__dict__.items()
             if (c := compile_copier(item))
         ]
-        return _model_copier(cls, model_subs)
+        # Extra fields and private attributes are None or plain dicts.
+        return _model_copier(
+            cls,
+            model_subs,
+            compile_copier(value.__pydantic_extra__),
+            compile_copier(value.__pydantic_private__),
+        )
     return copy.deepcopy
 
 
