@@ -1,7 +1,7 @@
-# Sourced by scripts/test.sh and scripts/demo.sh: makes a fresh Debian machine
-# that has only Python ready (a venv with the package and its test extras, and
-# the redis-server binary). Servers themselves are started by the programs on
-# free loopback ports, never here.
+# Sourced by scripts/test.sh, demo.sh and bench.sh: makes a fresh Debian
+# machine that has only Python ready (a venv with the package and its test
+# extras, and the redis-server and PostgreSQL binaries). Servers themselves
+# are started by the programs on free loopback ports, never here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,6 +14,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
+
+# PostgreSQL server binaries: the benchmark (and its smoke test) compare
+# against ADK's DatabaseSessionService on a throwaway local PostgreSQL.
+bash scripts/ensure_postgres.sh
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

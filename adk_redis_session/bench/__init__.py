@@ -1,0 +1,1 @@
+"""Benchmark of ADK session services; run `python -m adk_redis_session.bench`."""
