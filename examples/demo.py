@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from google.adk.tools.tool_context import ToolContext
 from google.genai import types
 
 from adk_redis_session import RedisSessionService
+from adk_redis_session.bench.quick import run_quick
 from adk_redis_session.scripted_model import ScriptedCall, ScriptedLlm, ScriptedReply
 from adk_redis_session.testing import LocalRedisServer
 
@@ -104,23 +104,6 @@ async def chat(svc: RedisSessionService) -> str:
     return session.id
 
 
-async def timings(svc: RedisSessionService, session_id: str, n: int = 200) -> None:
-    bench = await svc.create_session(app_name=APP, user_id=USER)
-    start = time.perf_counter()
-    for i in range(n):
-        text = types.Content(role="user", parts=[types.Part(text=f"msg {i}")])
-        await svc.append_event(bench, Event(author="user", content=text))
-    append_ms = (time.perf_counter() - start) * 1000 / n
-    start = time.perf_counter()
-    for _ in range(n):
-        size = len((await load(svc, session_id)).events)
-    get_ms = (time.perf_counter() - start) * 1000 / n
-    print("\nTiming (rough, single run; one client, sequential calls):")
-    print(f"  append_event  {append_ms:6.3f} ms avg over {n} calls")
-    print(f"  get_session   {get_ms:6.3f} ms avg over {n} calls ({size}-event session)")
-    await svc.delete_session(app_name=APP, user_id=USER, session_id=bench.id)
-
-
 async def main(url: str) -> int:
     prefix = f"adk-demo-{uuid.uuid4().hex[:8]}"
     print(f"Key prefix: {prefix}\n")
@@ -143,12 +126,13 @@ async def main(url: str) -> int:
                 f"events identical: {'yes' if same_events else 'NO'}, "
                 f"state identical: {'yes' if same_state else 'NO'}"
             )
-            await timings(svc, session_id)
         if "REDIS_URL" in os.environ:  # leave a shared server as we found it
             async for key in client.scan_iter(match=f"{prefix}:*"):
                 await client.delete(key)
     finally:
         await client.aclose()
+    print("\nQuick benchmark (seconds; the full one is `bash scripts/bench.sh`):")
+    print(await run_quick(url))
     return 0 if same_events and same_state else 1
 
 
