@@ -6,11 +6,13 @@ from .errors import (
     RedisSessionError,
     StoreUnavailableError,
 )
+from .memory_service import RedisMemoryService
 from .session_service import RedisSessionService
 
 __all__ = [
     "CorruptedDataError",
     "EventIdConflictError",
+    "RedisMemoryService",
     "RedisSessionError",
     "RedisSessionService",
     "StoreUnavailableError",
