@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
 import secrets
 import weakref
-from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
 from google.adk.errors import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -29,10 +26,10 @@ from google.adk.sessions.base_session_service import (
 )
 from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
-from redis import exceptions as redis_errors
 from typing_extensions import Self, override
 
 from . import _scripts
+from ._client import ClientHandle
 from ._codec import (
     META_FIELDS,
     decode_events,
@@ -47,8 +44,6 @@ from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
 from .errors import (
     CorruptedDataError,
     EventIdConflictError,
-    RedisSessionError,
-    StoreUnavailableError,
 )
 
 __all__ = ["RedisSessionService"]
@@ -155,31 +150,13 @@ class RedisSessionService(BaseSessionService):
         **redis_kwargs: Any,
     ) -> None:
         redis_kwargs.pop("agents_dir", None)  # passed by ADK's services.yaml
-        if (client is None) == (uri is None):
-            raise ValueError("Exactly one of 'client' or 'uri' must be given.")
-        if isinstance(client, redis.Redis):
-            raise TypeError(
-                "client must be a redis.asyncio client, not the synchronous redis.Redis"
-            )
-        if client is not None and redis_kwargs:
-            raise TypeError(
-                f"unexpected arguments with client=: {sorted(redis_kwargs)}"
-            )
         self._keys = KeySchema(key_prefix)
         self._session_ttl_ms = _ttl_ms("ttl_seconds", ttl_seconds)
         self._user_ttl_ms = _ttl_ms("user_state_ttl_seconds", user_state_ttl_seconds)
         self._app_ttl_ms = _ttl_ms("app_state_ttl_seconds", app_state_ttl_seconds)
-        if client is None:
-            assert uri is not None
-            redis_kwargs.setdefault("socket_timeout", 5.0)
-            redis_kwargs.setdefault("socket_connect_timeout", 5.0)
-            # from_url connects lazily: no network I/O happens here.
-            client = aioredis.Redis.from_url(uri, **redis_kwargs)
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self._client: aioredis.Redis = client
-        self._closed = False
+        # No network I/O here: from_url connects lazily.
+        self._conn = ClientHandle("RedisSessionService", client, uri, redis_kwargs)
+        client = self._conn.client
         self._cache = EventCache(event_cache_size)
         # One lock per session being appended to; entries vanish when unused.
         self._append_locks: weakref.WeakValueDictionary[
@@ -215,7 +192,7 @@ class RedisSessionService(BaseSessionService):
     @property
     def client(self) -> aioredis.Redis:
         """The Redis client this service uses."""
-        return self._client
+        return self._conn.client
 
     @property
     def key_prefix(self) -> str:
@@ -224,11 +201,7 @@ class RedisSessionService(BaseSessionService):
 
     async def aclose(self) -> None:
         """Closes the client if the service created it. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        await self._conn.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -242,34 +215,6 @@ class RedisSessionService(BaseSessionService):
         await self.aclose()
 
     # -- helpers ---------------------------------------------------------
-
-    def _endpoint(self) -> str:
-        """``host:port`` of the server (never credentials), for messages."""
-        kwargs = self._client.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return f"unix:{kwargs['path']}"
-        return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-
-    @contextlib.asynccontextmanager
-    async def _redis(self, what: str) -> AsyncIterator[None]:
-        """Turns redis-py errors into this package's errors, naming ``what``."""
-        if self._closed:
-            raise RedisSessionError("RedisSessionService is closed")
-        try:
-            yield
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise StoreUnavailableError(
-                f"Redis at {self._endpoint()} is unreachable or timed out while "
-                f"trying to {what}: {type(exc).__name__}: {exc}"
-            ) from exc
-        except redis_errors.ResponseError as exc:
-            if "WRONGTYPE" in str(exc):
-                raise CorruptedDataError(
-                    f"stored data of {what} has an unexpected type: {exc}"
-                ) from exc
-            raise RedisSessionError(
-                f"Redis at {self._endpoint()} rejected the request to {what}: {exc}"
-            ) from exc
 
     def _script_keys(
         self, app_name: str, user_id: str, session_id: str
@@ -330,7 +275,7 @@ class RedisSessionService(BaseSessionService):
             *self._state_args(state or {}),
         ]
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
-        async with self._redis(f"create {where}"):
+        async with self._conn.guard(f"create {where}"):
             reply = await self._create_script(keys=keys, args=args)
         status = _text(reply[0])
         if status == "exists":
@@ -375,7 +320,7 @@ class RedisSessionService(BaseSessionService):
                 after = repr(float(config.after_timestamp))
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
         script_keys = [*keys, user.state, app.state]
-        async with self._redis(f"read {where}"):
+        async with self._conn.guard(f"read {where}"):
             reply = await self._get_script(
                 keys=script_keys,
                 args=[str(limit), after, *map(str, self._cache.window(keys.meta))],
@@ -423,7 +368,7 @@ class RedisSessionService(BaseSessionService):
         self, *, app_name: str, user_id: str | None = None
     ) -> ListSessionsResponse:
         app = self._keys.app(app_name)
-        async with self._redis(f"list sessions of app {app_name!r}"):
+        async with self._conn.guard(f"list sessions of app {app_name!r}"):
             if user_id is None:
                 raw_users = await self._list_users_script(keys=[app.users])
                 user_ids = [
@@ -433,7 +378,7 @@ class RedisSessionService(BaseSessionService):
             else:
                 user_ids = [user_id]
             # Round trip: each user's session index and state, and app state.
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._conn.client.pipeline(transaction=False)
             for uid in user_ids:
                 user = self._keys.user(app_name, uid)
                 pipe.zrange(user.sessions, 0, -1)
@@ -450,7 +395,7 @@ class RedisSessionService(BaseSessionService):
                     for sid in replies[2 * i]
                 )
             # Round trip: each listed session's metadata and state.
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._conn.client.pipeline(transaction=False)
             for uid, sid, _ in found:
                 keys = self._keys.session(app_name, uid, sid)
                 pipe.hmget(keys.meta, META_FIELDS)
@@ -506,7 +451,7 @@ class RedisSessionService(BaseSessionService):
         user = self._keys.user(app_name, user_id)
         app = self._keys.app(app_name)
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
-        async with self._redis(f"delete {where}"):
+        async with self._conn.guard(f"delete {where}"):
             self._cache.drop(session.meta)
             await self._delete_script(
                 keys=[*session, user.sessions, user.expiry, app.users],
@@ -516,8 +461,10 @@ class RedisSessionService(BaseSessionService):
     @override
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
         user = self._keys.user(app_name, user_id)
-        async with self._redis(f"read state of user {user_id!r} (app {app_name!r})"):
-            raw = await self._client.hgetall(user.state)
+        async with self._conn.guard(
+            f"read state of user {user_id!r} (app {app_name!r})"
+        ):
+            raw = await self._conn.client.hgetall(user.state)
         return decode_state_hash(raw, where=f"user {user_id!r} (app {app_name!r})")
 
     @override
@@ -560,7 +507,7 @@ class RedisSessionService(BaseSessionService):
                 session.events[-1].id if session.events else "",
                 "1" if session.events else "0",
             ]
-            async with self._redis(f"append to {where}"):
+            async with self._conn.guard(f"append to {where}"):
                 reply = await self._append_script(
                     keys=keys, args=[*revision_args, *event_args]
                 )
