@@ -130,7 +130,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     add_bench_arguments(bench)
+    commands.add_parser(
+        "bench-memory",
+        help="RedisMemoryService search latency and ingestion rate",
+        add_help=False,
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench-memory"]:
+        from .bench import memory  # its own options: bench-memory --help
+
+        memory.main(argv[1:])
+        return 0
     args = parser.parse_args(argv)
     if args.command == "bench":
         return bench_main(args, shlex.join(["adk-redis-session", *argv]))

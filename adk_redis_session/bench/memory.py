@@ -268,7 +268,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parses arguments and prints the latency table."""
-    parser = argparse.ArgumentParser(prog="python -m adk_redis_session.bench.memory")
+    parser = argparse.ArgumentParser(prog="adk-redis-session bench-memory")
     parser.add_argument("--url", help="an existing server (default: start one)")
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=1_000)
