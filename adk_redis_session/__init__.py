@@ -3,6 +3,7 @@
 from .errors import (
     CorruptedDataError,
     EventIdConflictError,
+    EventTooLargeError,
     RedisSessionError,
     StoreUnavailableError,
 )
@@ -12,6 +13,7 @@ from .session_service import RedisSessionService
 __all__ = [
     "CorruptedDataError",
     "EventIdConflictError",
+    "EventTooLargeError",
     "RedisMemoryService",
     "RedisSessionError",
     "RedisSessionService",

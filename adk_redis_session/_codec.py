@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.adk.events.event import Event
+from google.adk.sessions.state import State
 from pydantic import ValidationError
 
 from ._keys import LAYOUT_VERSION
@@ -25,6 +26,7 @@ __all__ = [
     "decode_state_hash",
     "encode_event",
     "encode_state_pairs",
+    "without_temp_state",
 ]
 
 #: The meta hash fields readers need, in the order ``decode_meta`` takes them.
@@ -34,6 +36,19 @@ META_FIELDS = ("v", "inc", "rev", "updated")
 def encode_event(event: Event) -> str:
     """Returns the stored JSON form of an event."""
     return event.model_dump_json(exclude_none=True)
+
+
+def without_temp_state(event: Event) -> Event:
+    """The event as an append stores it: without its ``temp:`` state delta.
+
+    ``event`` itself is not changed (a copy is returned if it had any).
+    """
+    delta = event.actions.state_delta if event.actions else {}
+    if not any(key.startswith(State.TEMP_PREFIX) for key in delta):
+        return event
+    kept = {k: v for k, v in delta.items() if not k.startswith(State.TEMP_PREFIX)}
+    actions = event.actions.model_copy(update={"state_delta": kept})
+    return event.model_copy(update={"actions": actions})
 
 
 def encode_state_pairs(delta: dict[str, Any]) -> list[str]:

@@ -1,5 +1,8 @@
 """``redis://`` and ``rediss://`` for ADK's service registry (``adk web`` etc.).
 
+``redis+cluster://`` and ``rediss+cluster://`` are registered as well: the
+same services on a Redis Cluster (any node's address).
+
 ADK 2.13 registers no Redis scheme. Register ours from the agents
 directory, then start the server with Redis URLs::
 
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 #: URL schemes registered by `register`.
-SCHEMES = ("redis", "rediss")
+SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
 
 def _split_options(uri: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]:
@@ -134,7 +137,7 @@ def redis_memory_service(uri: str, **kwargs: Any) -> RedisMemoryService:
 
 
 def register(registry: ServiceRegistry | None = None) -> None:
-    """Registers ``redis://`` and ``rediss://`` session and memory services.
+    """Registers the `SCHEMES` (``redis://`` etc.) for sessions and memory.
 
     Idempotent. Call it from ``services.py`` in the agents directory, or
     before building ADK's FastAPI app yourself.

@@ -11,8 +11,9 @@ Variables (an empty value counts as unset; ``.env.example`` lists them all):
 =========================  ===================================================
 ``SESSION_BACKEND``        ``redis`` | ``cloudsql`` | ``inmemory`` (``redis``)
 ``MEMORY_BACKEND``         ``redis`` | ``cloudsql`` | ``inmemory`` (``cloudsql``)
-``REDIS_URL``              ``redis://`` / ``rediss://`` / ``unix://`` URL
-                           (``redis://localhost:6379/0``)
+``REDIS_URL``              ``redis://`` / ``rediss://`` / ``unix://`` URL, or
+                           ``redis+cluster://`` / ``rediss+cluster://`` for
+                           Redis Cluster (``redis://localhost:6379/0``)
 ``REDIS_SESSION_TTL``      sliding session expiry in seconds (3600; 0 = never)
 ``REDIS_KEY_PREFIX``       namespace of every key (``adk``)
 ``DATABASE_URL``           any PostgreSQL URL, for ``cloudsql``
@@ -86,7 +87,7 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_SESSION_TTL_SECONDS = 3600
 DEFAULT_KEY_PREFIX = "adk"
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 _MAX_TTL_SECONDS = 100 * 365 * 24 * 3600  # what RedisSessionService accepts
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -143,6 +144,8 @@ def redact_url(url: str) -> str:
             [(k, "***" if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs],
             safe="*/:",
         )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret; urlunsplit would drop an empty "//" host
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -478,7 +481,7 @@ def get_memory_service(
             env, needed_by="MEMORY_BACKEND=cloudsql"
         )
         try:
-            from .pg_memory_service import (  # type: ignore[import-not-found,unused-ignore]
+            from .pg_memory_service import (
                 PostgresMemoryService,
             )
         except ModuleNotFoundError as exc:

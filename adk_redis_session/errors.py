@@ -8,7 +8,8 @@ derives from one base class::
     RedisSessionError
     ├── StoreUnavailableError   (also ConnectionError) Redis unreachable/timing out
     ├── CorruptedDataError      (also ValueError) a stored value cannot be decoded
-    └── EventIdConflictError    (also ValueError) same event id, different content
+    ├── EventIdConflictError    (also ValueError) same event id, different content
+    └── EventTooLargeError      (also ValueError) an event over max_event_bytes
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptedDataError",
     "EventIdConflictError",
+    "EventTooLargeError",
     "RedisSessionError",
     "StoreUnavailableError",
 ]
@@ -42,4 +44,12 @@ class EventIdConflictError(RedisSessionError, ValueError):
     Re-appending an identical event is a no-op (a retry after a lost reply);
     a different event under an id that is already used is rejected, as
     ``DatabaseSessionService`` rejects it through its primary key.
+    """
+
+
+class EventTooLargeError(RedisSessionError, ValueError):
+    """An event's JSON is larger than the service's ``max_event_bytes``.
+
+    Raised by ``append_event`` before any I/O: nothing is written, and the
+    session object is left as it was.
     """

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import redis.asyncio as aioredis
 from google.adk.events.event import Event
 from google.adk.memory.base_memory_service import (
     BaseMemoryService,
@@ -20,7 +19,7 @@ from google.adk.sessions.session import Session
 from typing_extensions import Self, override
 
 from . import _memory_scripts
-from ._client import ClientHandle
+from ._client import AnyRedis, ClientHandle
 from ._memory_codec import (
     UNKNOWN_SESSION_ID,
     MemoryRecord,
@@ -96,11 +95,19 @@ class RedisMemoryService(BaseMemoryService):
         memory = RedisMemoryService.from_url("redis://localhost:6379/0")
         memory = RedisMemoryService(client=redis.asyncio.Redis(...))
 
+    Every key of one user's index shares the user's hash tag, so the service
+    runs unchanged on Redis Cluster, each operation one atomic script.
+
     Args:
-        client: A ``redis.asyncio.Redis`` the caller owns (never closed here).
-        uri: A ``redis://`` / ``rediss://`` / ``unix://`` URL; the service
-            creates and owns a client for it. ADK's ``services.yaml`` loader
-            passes this (and ``agents_dir``, which is ignored).
+        client: A ``redis.asyncio.Redis`` or
+            ``redis.asyncio.cluster.RedisCluster`` the caller owns (never
+            closed here).
+        uri: A ``redis://`` / ``rediss://`` / ``unix://`` URL, or
+            ``redis+cluster://`` / ``rediss+cluster://`` for a cluster; the
+            service creates and owns a client for it. ADK's
+            ``services.yaml`` loader passes this (and ``agents_dir``, which
+            is ignored).
+        cluster: With ``uri``: connect to a Redis Cluster.
         key_prefix: Namespace of every key; may be shared with a
             ``RedisSessionService`` (the key names do not overlap).
         ttl_seconds: Forget memories older than this (by the time they
@@ -108,16 +115,17 @@ class RedisMemoryService(BaseMemoryService):
         max_entries_per_user: Keep at most this many memories per (app,
             user), evicting the oldest; ``None`` for no limit.
         top_k: How many memories ``search_memory`` returns at most.
-        **redis_kwargs: Passed to ``redis.asyncio.Redis.from_url`` with
-            ``uri``; ``socket_timeout`` and ``socket_connect_timeout``
-            default to 5 seconds.
+        **redis_kwargs: Passed to redis-py's ``from_url`` with ``uri``;
+            ``socket_timeout`` and ``socket_connect_timeout`` default to 5
+            seconds.
     """
 
     def __init__(
         self,
         *,
-        client: aioredis.Redis | None = None,
+        client: AnyRedis | None = None,
         uri: str | None = None,
+        cluster: bool = False,
         key_prefix: str = "adk",
         ttl_seconds: float | None = None,
         max_entries_per_user: int | None = None,
@@ -129,7 +137,9 @@ class RedisMemoryService(BaseMemoryService):
         self._retention_ms = _retention_ms(ttl_seconds)
         self._max_entries = _positive("max_entries_per_user", max_entries_per_user)
         self._top_k = _positive("top_k", top_k, _MAX_TOP_K)
-        self._conn = ClientHandle("RedisMemoryService", client, uri, redis_kwargs)
+        self._conn = ClientHandle(
+            "RedisMemoryService", client, uri, redis_kwargs, cluster=cluster
+        )
         client = self._conn.client
         self._add_script = client.register_script(_memory_scripts.ADD_MEMORIES)
         self._search_script = client.register_script(_memory_scripts.SEARCH_MEMORIES)
@@ -144,20 +154,25 @@ class RedisMemoryService(BaseMemoryService):
         ttl_seconds: float | None = None,
         max_entries_per_user: int | None = None,
         top_k: int = 10,
+        cluster: bool = False,
         **kwargs: Any,
     ) -> Self:
         """Creates a service that owns a new client for ``url``.
 
         Args:
-            url: A ``redis://``, ``rediss://`` or ``unix://`` URL.
+            url: A ``redis://``, ``rediss://`` or ``unix://`` URL; for a
+                Redis Cluster, ``redis+cluster://`` / ``rediss+cluster://``
+                (or ``cluster=True``) and any node's address.
             key_prefix: Namespace of every key.
             ttl_seconds: Forget memories older than this; ``None`` keeps them.
             max_entries_per_user: Memories kept per user; ``None``: no limit.
             top_k: How many memories a search returns at most.
-            **kwargs: Options for ``redis.asyncio.Redis.from_url``.
+            cluster: Connect to a Redis Cluster.
+            **kwargs: Options for redis-py's ``from_url``.
         """
         return cls(
             uri=url,
+            cluster=cluster,
             key_prefix=key_prefix,
             ttl_seconds=ttl_seconds,
             max_entries_per_user=max_entries_per_user,
@@ -166,7 +181,7 @@ class RedisMemoryService(BaseMemoryService):
         )
 
     @property
-    def client(self) -> aioredis.Redis:
+    def client(self) -> AnyRedis:
         """The Redis client this service uses."""
         return self._conn.client
 

@@ -11,7 +11,6 @@ import weakref
 from types import TracebackType
 from typing import Any
 
-import redis.asyncio as aioredis
 from google.adk.errors import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
 from google.adk.errors.session_not_found_error import SessionNotFoundError
@@ -29,7 +28,8 @@ from google.adk.sessions.state import State
 from typing_extensions import Self, override
 
 from . import _scripts
-from ._client import ClientHandle
+from ._app_slot import AppSlot
+from ._client import AnyRedis, ClientHandle
 from ._codec import (
     META_FIELDS,
     decode_events,
@@ -38,12 +38,14 @@ from ._codec import (
     decode_state_hash,
     encode_event,
     encode_state_pairs,
+    without_temp_state,
 )
 from ._event_cache import EventCache
 from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
 from .errors import (
     CorruptedDataError,
     EventIdConflictError,
+    EventTooLargeError,
 )
 
 __all__ = ["RedisSessionService"]
@@ -72,6 +74,9 @@ def _id_text(value: bytes | str, where: str) -> str:
 #: Longest TTL accepted; deadlines then stay exact integers in Lua.
 _MAX_TTL_SECONDS = 100 * 365 * 24 * 3600
 
+#: Default ``max_event_bytes``: 1 MiB of event JSON.
+DEFAULT_MAX_EVENT_BYTES = 1 << 20
+
 
 def _ttl_ms(name: str, seconds: float | None) -> int:
     """Converts an optional TTL in seconds to milliseconds (0 = no TTL)."""
@@ -85,6 +90,16 @@ def _ttl_ms(name: str, seconds: float | None) -> int:
             f"years), got {seconds!r}; use None for no expiry"
         )
     return int(seconds * 1000)
+
+
+def _max_event_bytes(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"max_event_bytes must be a positive int or None, got {value!r}"
+        )
+    return value
 
 
 def _merge_state(
@@ -115,11 +130,20 @@ class RedisSessionService(BaseSessionService):
         service = RedisSessionService.from_url("redis://localhost:6379/0")
         service = RedisSessionService(client=redis.asyncio.Redis(...))
 
+    Redis Cluster: inject a ``redis.asyncio.cluster.RedisCluster``, or pass
+    ``cluster=True`` (or a ``redis+cluster://`` URL) with a URL naming any
+    node. The key layout is the same; the ``app:`` part of a write becomes a
+    second step, not atomic with the event (see docs/architecture.md).
+
     Args:
-        client: A ``redis.asyncio.Redis`` the caller owns.
-        uri: A ``redis://`` / ``rediss://`` / ``unix://`` URL; the service
-            creates and owns a client for it. ADK's ``services.yaml`` loader
-            passes this (and ``agents_dir``, which is ignored).
+        client: A ``redis.asyncio.Redis`` or
+            ``redis.asyncio.cluster.RedisCluster`` the caller owns.
+        uri: A ``redis://`` / ``rediss://`` / ``unix://`` URL, or
+            ``redis+cluster://`` / ``rediss+cluster://`` for a cluster; the
+            service creates and owns a client for it. ADK's
+            ``services.yaml`` loader passes this (and ``agents_dir``, which
+            is ignored).
+        cluster: With ``uri``: connect to a Redis Cluster.
         key_prefix: Namespace of every key; one deployment, one prefix.
         ttl_seconds: Sliding expiry of each session, refreshed by every
             append; ``None`` or 0 keeps sessions until deleted.
@@ -131,22 +155,28 @@ class RedisSessionService(BaseSessionService):
             fetches only events it has not seen (stored events never change;
             callers always get their own copies). Bounds memory: roughly the
             events' JSON size twice over. 0 disables the cache.
-        **redis_kwargs: Passed to ``redis.asyncio.Redis.from_url`` with
-            ``uri``. Unless given, ``socket_timeout`` and
-            ``socket_connect_timeout`` default to 5 seconds so an unreachable
-            server fails fast.
+        max_event_bytes: Largest event accepted, in bytes of its stored
+            JSON (1 MiB by default); a larger one raises
+            ``EventTooLargeError`` before anything is sent. ``None``: no
+            limit.
+        **redis_kwargs: Passed to ``redis.asyncio.Redis.from_url`` (or
+            ``RedisCluster.from_url``) with ``uri``. Unless given,
+            ``socket_timeout`` and ``socket_connect_timeout`` default to 5
+            seconds so an unreachable server fails fast.
     """
 
     def __init__(
         self,
         *,
-        client: aioredis.Redis | None = None,
+        client: AnyRedis | None = None,
         uri: str | None = None,
+        cluster: bool = False,
         key_prefix: str = "adk",
         ttl_seconds: float | None = None,
         user_state_ttl_seconds: float | None = None,
         app_state_ttl_seconds: float | None = None,
         event_cache_size: int = 10_000,
+        max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
         **redis_kwargs: Any,
     ) -> None:
         redis_kwargs.pop("agents_dir", None)  # passed by ADK's services.yaml
@@ -154,9 +184,18 @@ class RedisSessionService(BaseSessionService):
         self._session_ttl_ms = _ttl_ms("ttl_seconds", ttl_seconds)
         self._user_ttl_ms = _ttl_ms("user_state_ttl_seconds", user_state_ttl_seconds)
         self._app_ttl_ms = _ttl_ms("app_state_ttl_seconds", app_state_ttl_seconds)
+        self._max_event_bytes = _max_event_bytes(max_event_bytes)
         # No network I/O here: from_url connects lazily.
-        self._conn = ClientHandle("RedisSessionService", client, uri, redis_kwargs)
+        self._conn = ClientHandle(
+            "RedisSessionService", client, uri, redis_kwargs, cluster=cluster
+        )
         client = self._conn.client
+        # Redis Cluster: the app keys are another slot, written in a 2nd step.
+        self._app_slot = (
+            AppSlot(self._conn, self._keys, self._session_ttl_ms, self._app_ttl_ms)
+            if self._conn.is_cluster
+            else None
+        )
         self._cache = EventCache(event_cache_size)
         # One lock per session being appended to; entries vanish when unused.
         self._append_locks: weakref.WeakValueDictionary[
@@ -176,23 +215,40 @@ class RedisSessionService(BaseSessionService):
         *,
         key_prefix: str = "adk",
         ttl_seconds: float | None = None,
+        cluster: bool = False,
         **kwargs: Any,
     ) -> Self:
         """Creates a service that owns a new client for ``url``.
 
         Args:
-            url: A ``redis://``, ``rediss://`` or ``unix://`` URL.
+            url: A ``redis://``, ``rediss://`` or ``unix://`` URL; for a
+                Redis Cluster, ``redis+cluster://`` / ``rediss+cluster://``
+                (or ``cluster=True``) and any node's address.
             key_prefix: Namespace of every key.
             ttl_seconds: Sliding session expiry; ``None`` disables it.
-            **kwargs: ``user_state_ttl_seconds``, ``app_state_ttl_seconds``,
-                or options for ``redis.asyncio.Redis.from_url``.
+            cluster: Connect to a Redis Cluster
+                (``redis.asyncio.cluster.RedisCluster``).
+            **kwargs: Other arguments of the constructor
+                (``user_state_ttl_seconds``, ``max_event_bytes``, ...), or
+                options for redis-py's ``from_url``.
         """
-        return cls(uri=url, key_prefix=key_prefix, ttl_seconds=ttl_seconds, **kwargs)
+        return cls(
+            uri=url,
+            cluster=cluster,
+            key_prefix=key_prefix,
+            ttl_seconds=ttl_seconds,
+            **kwargs,
+        )
 
     @property
-    def client(self) -> aioredis.Redis:
+    def client(self) -> AnyRedis:
         """The Redis client this service uses."""
         return self._conn.client
+
+    @property
+    def is_cluster(self) -> bool:
+        """Whether the client is a Redis Cluster client."""
+        return self._conn.is_cluster
 
     @property
     def key_prefix(self) -> str:
@@ -219,27 +275,39 @@ class RedisSessionService(BaseSessionService):
     def _script_keys(
         self, app_name: str, user_id: str, session_id: str
     ) -> tuple[SessionKeys, list[str]]:
-        """Returns the session keys and the 10 keys create/append touch."""
+        """Returns the session keys and the keys create/append pass.
+
+        Those are the user slot's 8 keys, plus the 2 app keys on a single
+        server (on a cluster they are another slot: see `AppSlot`).
+        """
         session = self._keys.session(app_name, user_id, session_id)
         user = self._keys.user(app_name, user_id)
-        app = self._keys.app(app_name)
-        return session, [*session, *user, *app]
+        if self._app_slot is not None:
+            return session, [*session, *user]
+        return session, [*session, *user, *self._keys.app(app_name)]
 
-    @staticmethod
-    def _state_args(state: dict[str, Any]) -> list[str]:
-        """Splits a state delta into scopes; returns counts then pairs."""
+    def _state_args(self, state: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Splits a state delta into scopes.
+
+        Returns:
+            The script arguments (three counts, then the pairs) and the
+            ``app:`` pairs. On a cluster the script gets no app pairs: they
+            are written by the app-slot step.
+        """
         deltas = _session_util.extract_json_safe_state_delta(state)
         session_pairs = encode_state_pairs(deltas["session"])
         user_pairs = encode_state_pairs(deltas["user"])
         app_pairs = encode_state_pairs(deltas["app"])
-        return [
+        in_script = app_pairs if self._app_slot is None else []
+        args = [
             str(len(session_pairs) // 2),
             str(len(user_pairs) // 2),
-            str(len(app_pairs) // 2),
+            str(len(in_script) // 2),
             *session_pairs,
             *user_pairs,
-            *app_pairs,
+            *in_script,
         ]
+        return args, app_pairs
 
     def _ttl_args(self) -> list[str]:
         return [
@@ -264,6 +332,16 @@ class RedisSessionService(BaseSessionService):
         _, keys = self._script_keys(app_name, user_id, session_id)
         incarnation = secrets.token_hex(8)
         now = repr(float(platform_time.get_time()))
+        state_args, app_pairs = self._state_args(state or {})
+        app_state: list[Any] | None = None
+        app_entry = ""
+        if self._app_slot is not None:
+            # Cluster: list the user in the app index first (never too late).
+            synced = await self._app_slot.before_create(
+                app_name, user_id, want_state=not app_pairs
+            )
+            app_entry = synced.entry
+            app_state = None if app_pairs else synced.state
         args = [
             incarnation,
             now,
@@ -272,7 +350,8 @@ class RedisSessionService(BaseSessionService):
             session_id,
             str(LAYOUT_VERSION),
             *self._ttl_args(),
-            *self._state_args(state or {}),
+            app_entry,
+            *state_args,
         ]
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
         async with self._conn.guard(f"create {where}"):
@@ -284,6 +363,12 @@ class RedisSessionService(BaseSessionService):
             raise CorruptedDataError(
                 f"cannot create {where}: key {_text(reply[1])!r} has the wrong type"
             )
+        if self._app_slot is not None and app_state is None:
+            # Cluster, initial app: state: written once the session exists.
+            synced = await self._app_slot.sync(
+                app_name, user_id, pairs=app_pairs, want_state=True
+            )
+            app_state = synced.state
         session = Session(
             id=session_id,
             app_name=app_name,
@@ -291,7 +376,10 @@ class RedisSessionService(BaseSessionService):
             state=_merge_state(
                 decode_state(reply[2], where=where),
                 decode_state(reply[3], where=f"user {user_id!r}"),
-                decode_state(reply[4], where=f"app {app_name!r}"),
+                decode_state(
+                    reply[4] if app_state is None else app_state,
+                    where=f"app {app_name!r}",
+                ),
             ),
             last_update_time=float(now),
         )
@@ -319,12 +407,22 @@ class RedisSessionService(BaseSessionService):
             if config.after_timestamp:
                 after = repr(float(config.after_timestamp))
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
-        script_keys = [*keys, user.state, app.state]
+        script_keys = [*keys, user.state]
+        if self._app_slot is None:
+            script_keys.append(app.state)
+        args = [str(limit), after, *map(str, self._cache.window(keys.meta))]
         async with self._conn.guard(f"read {where}"):
-            reply = await self._get_script(
-                keys=script_keys,
-                args=[str(limit), after, *map(str, self._cache.window(keys.meta))],
-            )
+            if self._app_slot is None:
+                reply = await self._get_script(keys=script_keys, args=args)
+            else:
+                # Cluster: app state is another slot. Two requests in parallel,
+                # so one round trip of latency, but not one snapshot.
+                reply, app_hash = await asyncio.gather(
+                    self._get_script(keys=script_keys, args=args),
+                    self._conn.client.hgetall(app.state),
+                )
+                if reply is not None:
+                    reply[3] = [part for pair in app_hash.items() for part in pair]
             if reply is None:
                 return None
             meta, session_state, user_state, app_state, raw_events, start, sent = reply
@@ -332,15 +430,14 @@ class RedisSessionService(BaseSessionService):
             if sent > start and not self._cache.covers(
                 keys.meta, incarnation, start, sent
             ):
-                # The cache changed while the reply was in flight: read it all.
+                # The cache changed while the reply was in flight: read it all
+                # (on a cluster, the app state read above is kept).
                 reply = await self._get_script(
                     keys=script_keys, args=[str(limit), after, "", "0", "0"]
                 )
                 if reply is None:
                     return None
-                meta, session_state, user_state, app_state, raw_events, start, sent = (
-                    reply
-                )
+                meta, session_state, user_state, _, raw_events, start, sent = reply
         marker, last_update_time = decode_meta(meta, where=where)
         events = self._cache.take(keys.meta, start, sent) if sent > start else []
         events.extend(decode_events(raw_events, where=where))
@@ -451,12 +548,15 @@ class RedisSessionService(BaseSessionService):
         user = self._keys.user(app_name, user_id)
         app = self._keys.app(app_name)
         where = f"session {session_id!r} (app {app_name!r}, user {user_id!r})"
+        keys = [*session, user.sessions, user.expiry]
+        if self._app_slot is None:
+            keys.append(app.users)
         async with self._conn.guard(f"delete {where}"):
             self._cache.drop(session.meta)
-            await self._delete_script(
-                keys=[*session, user.sessions, user.expiry, app.users],
-                args=[session_id, user_id],
-            )
+            emptied = await self._delete_script(keys=keys, args=[session_id, user_id])
+        if emptied and self._app_slot is not None:
+            # Cluster: the user had no session left; unlist them (2nd step).
+            await self._app_slot.after_delete(app_name, user_id)
 
     @override
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
@@ -473,12 +573,16 @@ class RedisSessionService(BaseSessionService):
             return event
         if not math.isfinite(event.timestamp):
             raise ValueError(f"event {event.id!r} has a non-finite timestamp")
+        payload = encode_event(without_temp_state(event))
+        self._check_size(session, event, payload)
         # Temp state reaches the live session but never storage (ADK's rule).
         self._apply_temp_state(session, event)
         event = self._trim_temp_delta_state(event)
 
         _, keys = self._script_keys(session.app_name, session.user_id, session.id)
-        payload = encode_event(event)
+        state_args, app_pairs = self._state_args(
+            event.actions.state_delta if event.actions else {}
+        )
         event_args = [
             event.id,
             payload,
@@ -487,7 +591,7 @@ class RedisSessionService(BaseSessionService):
             session.id,
             session.user_id,
             hashlib.sha1(payload.encode("utf-8")).hexdigest(),
-            *self._state_args(event.actions.state_delta if event.actions else {}),
+            *state_args,
         ]
         where = (
             f"session {session.id!r} (app {session.app_name!r}, "
@@ -511,12 +615,29 @@ class RedisSessionService(BaseSessionService):
                 reply = await self._append_script(
                     keys=keys, args=[*revision_args, *event_args]
                 )
+            if self._app_slot is not None:
+                await self._app_slot.after_append(
+                    session.app_name, session.user_id, reply, app_pairs
+                )
             appended = self._finish_append(session, event, reply, where)
         if _text(reply[0]) == "ok":
             # The next read of this session need not fetch this event back.
             incarnation, _, revision = _text(reply[1]).rpartition(":")
             self._cache.append(keys[0], incarnation, int(revision) - 1, payload)
         return appended
+
+    def _check_size(self, session: Session, event: Event, payload: str) -> None:
+        """Rejects an event over ``max_event_bytes`` before any I/O."""
+        limit = self._max_event_bytes
+        if limit is None or len(payload) <= limit // 4:  # at most 4 bytes/char
+            return
+        size = len(payload.encode("utf-8"))
+        if size > limit:
+            raise EventTooLargeError(
+                f"event {event.id!r} of session {session.id!r} (app "
+                f"{session.app_name!r}, user {session.user_id!r}) is {size} bytes "
+                f"of JSON, over max_event_bytes={limit}; nothing was written"
+            )
 
     def _finish_append(
         self, session: Session, event: Event, reply: list[Any], where: str

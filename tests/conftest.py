@@ -1,4 +1,8 @@
-"""Shared fixtures: one real redis-server per test session, a prefix per test."""
+"""Shared fixtures: real servers per test session, a prefix per test.
+
+``redis_server`` is one redis-server; ``redis_cluster`` a local 3-master
+Redis Cluster (started on first use, about 2.5 s).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
-from adk_redis_session.testing import LocalRedisServer
+from adk_redis_session.testing import LocalRedisCluster, LocalRedisServer
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +35,25 @@ async def redis_client(
 ) -> AsyncIterator[aioredis.Redis]:
     """A client of the session's redis-server, closed after the test."""
     client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A real 3-master Redis Cluster started for this test session."""
+    with LocalRedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def redis_cluster_client(
+    redis_cluster: LocalRedisCluster,
+) -> AsyncIterator[RedisCluster]:
+    """A cluster client of the session's cluster, closed after the test."""
+    client = RedisCluster.from_url(redis_cluster.url)
     try:
         yield client
     finally:

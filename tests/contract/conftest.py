@@ -3,8 +3,11 @@
 The reference backend is ADK's own ``InMemorySessionService``; the backend under
 test is ``RedisSessionService``, which must behave like ADK's
 ``DatabaseSessionService`` (and like the in-memory service wherever the database
-service is silent). ``adk_redis_session`` is imported lazily so the in-memory
-half of the suite runs even when the Redis implementation does not import.
+service is silent). It runs on one redis-server (``redis``, and ``redis-nocache``
+without its event cache) and on a local 3-master Redis Cluster
+(``redis-cluster``); all three are ``backend == "redis"`` to the tests.
+``adk_redis_session`` is imported lazily so the in-memory half of the suite runs
+even when the Redis implementation does not import.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from google.adk.events.event import Event
 from google.adk.events.event_actions import EventActions
 from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
@@ -30,6 +32,9 @@ MakePeer = Callable[[], Awaitable[BaseSessionService]]
         pytest.param("inmemory", id="inmemory"),
         pytest.param("redis", id="redis", marks=pytest.mark.redis),
         pytest.param("redis", id="redis-nocache", marks=pytest.mark.redis),
+        pytest.param(
+            "redis", id="redis-cluster", marks=[pytest.mark.redis, pytest.mark.cluster]
+        ),
     ]
 )
 def backend(request: pytest.FixtureRequest) -> str:
@@ -46,14 +51,18 @@ def event_cache_size(request: pytest.FixtureRequest) -> int:
 @pytest.fixture
 def redis_access(
     backend: str, request: pytest.FixtureRequest
-) -> tuple[str, aioredis.Redis] | None:
-    """(url, client) of the test redis-server; None for in-memory runs.
+) -> tuple[str, Any] | None:
+    """(url, client) of the test redis-server or cluster; None for in-memory.
 
     A plain fixture, so ``getfixturevalue`` runs outside the event loop and the
-    in-memory runs never start a redis-server.
+    in-memory runs never start a redis-server. The client is a
+    ``redis.asyncio.Redis`` or, for ``redis-cluster``, a ``RedisCluster``.
     """
     if backend != "redis":
         return None
+    if request.node.callspec.id.startswith("redis-cluster"):
+        cluster = request.getfixturevalue("redis_cluster")
+        return cluster.url, request.getfixturevalue("redis_cluster_client")
     server = request.getfixturevalue("redis_server")
     client = request.getfixturevalue("redis_client")
     return server.url, client
@@ -62,7 +71,7 @@ def redis_access(
 @pytest.fixture
 async def service(
     backend: str,
-    redis_access: tuple[str, aioredis.Redis] | None,
+    redis_access: tuple[str, Any] | None,
     key_prefix: str,
     event_cache_size: int,
 ) -> AsyncIterator[BaseSessionService]:
@@ -86,7 +95,7 @@ async def service(
 @pytest.fixture
 async def make_peer(
     service: BaseSessionService,
-    redis_access: tuple[str, aioredis.Redis] | None,
+    redis_access: tuple[str, Any] | None,
     key_prefix: str,
     event_cache_size: int,
 ) -> AsyncIterator[MakePeer]:
@@ -96,14 +105,15 @@ async def make_peer(
     prefix, as a second process would have. In-memory storage lives inside the
     service object, so the only way to share it is to share the object.
     """
-    owned: list[tuple[Any, aioredis.Redis]] = []
+    owned: list[tuple[Any, Any]] = []
 
     async def make() -> BaseSessionService:
         if redis_access is None:
             return service
         from adk_redis_session import RedisSessionService
 
-        client = aioredis.Redis.from_url(redis_access[0])
+        # Same client class (Redis or RedisCluster), new connections.
+        client = type(redis_access[1]).from_url(redis_access[0])
         peer = RedisSessionService(
             client=client, key_prefix=key_prefix, event_cache_size=event_cache_size
         )
