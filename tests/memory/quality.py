@@ -9,13 +9,15 @@ answers the same 53 queries. Metrics, averaged over queries:
 * MRR: 1 / rank of the first relevant result (0 if none in the results).
 
 Run ``.venv/bin/python -m tests.memory.quality`` for the table in
-docs/memory.md (it starts its own redis-server); ``test_quality.py`` checks
-the same numbers in the test suite.
+docs/memory.md (it starts its own redis-server, and a PostgreSQL for the
+``PostgresMemoryService`` row when its binaries are installed);
+``test_quality.py`` checks the same numbers in the test suite.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import uuid
 from collections.abc import Callable
@@ -29,7 +31,9 @@ from google.adk.memory.base_memory_service import BaseMemoryService
 from google.adk.sessions.session import Session
 from google.genai import types
 
+from adk_redis_session.bench.servers import LocalPostgres, postgres_bin_dir
 from adk_redis_session.memory_service import RedisMemoryService
+from adk_redis_session.pg_memory_service import PostgresMemoryService
 from adk_redis_session.testing import LocalRedisServer
 
 from .corpus import MEMORIES, QUERIES, Query
@@ -129,9 +133,13 @@ async def evaluate(service: BaseMemoryService) -> dict[str, Scores]:
 
 
 async def evaluate_all(
-    client: aioredis.Redis, key_prefix: str
+    client: aioredis.Redis, key_prefix: str, pg_url: str | None = None
 ) -> dict[str, dict[str, Scores]]:
-    """Scores ours, ADK's InMemoryMemoryService and ADK's SqliteMemoryService."""
+    """Scores ours, ADK's InMemoryMemoryService and ADK's SqliteMemoryService.
+
+    ``PostgresMemoryService`` too when ``pg_url`` is given (its tables are
+    named by ``key_prefix``).
+    """
     from google.adk.memory import SqliteMemoryService
 
     results: dict[str, dict[str, Scores]] = {}
@@ -145,6 +153,11 @@ async def evaluate_all(
             "SqliteMemoryService (FTS5 BM25)": sqlite,
             "InMemoryMemoryService": InMemoryMemoryService(),
         }
+        if pg_url is not None:
+            pg = PostgresMemoryService(db_url=pg_url, table_prefix=key_prefix)
+            stack.push_async_callback(pg.aclose)
+            first, *rest = services.items()
+            services = dict([first, ("PostgresMemoryService (ours)", pg), *rest])
         for name, service in services.items():
             results[name] = await evaluate(service)
     return results
@@ -172,10 +185,15 @@ def table(results: dict[str, dict[str, Scores]]) -> str:
 
 
 async def _main() -> None:
-    with LocalRedisServer() as server:
+    with LocalRedisServer() as server, contextlib.ExitStack() as stack:
+        pg_url = None
+        if postgres_bin_dir() is not None:
+            pg_url = stack.enter_context(LocalPostgres(database="quality")).url
         client = aioredis.Redis.from_url(server.url)
         try:
-            results = await evaluate_all(client, f"quality{uuid.uuid4().hex[:8]}")
+            results = await evaluate_all(
+                client, f"quality{uuid.uuid4().hex[:8]}", pg_url
+            )
         finally:
             await client.aclose()
     memories = sum(len(m) for m in MEMORIES.values())
