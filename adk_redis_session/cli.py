@@ -1,4 +1,4 @@
-"""The ``adk-redis-session`` command line: ``adk-redis-session bench``."""
+"""The ``adk-redis-session`` command line: ``bench``, ``bench-memory``, ``migrate``."""
 
 from __future__ import annotations
 
@@ -135,6 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="RedisMemoryService search latency and ingestion rate",
         add_help=False,
     )
+    from .migrate import add_migrate_arguments, migrate_main
+
+    add_migrate_arguments(
+        commands.add_parser(
+            "migrate",
+            help="copy sessions between a database and Redis, then verify",
+            description=(
+                "Copy ADK sessions, user: and app: state between "
+                "DatabaseSessionService (PostgreSQL, SQLite) and Redis, either "
+                "way; idempotent and resumable. See docs/rollback.md."
+            ),
+        )
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench-memory"]:
         from .bench import memory  # its own options: bench-memory --help
@@ -144,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bench":
         return bench_main(args, shlex.join(["adk-redis-session", *argv]))
+    if args.command == "migrate":
+        return migrate_main(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
