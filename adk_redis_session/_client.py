@@ -135,7 +135,11 @@ class ClientHandle:
                 self.client.nodes_manager.startup_nodes.values()
             )
             return "cluster " + ",".join(sorted(node.name for node in nodes))
-        kwargs = self.client.connection_pool.connection_kwargs
+        pool = self.client.connection_pool
+        service_name = getattr(pool, "service_name", None)
+        if isinstance(service_name, str):  # a Sentinel-managed pool
+            return f"sentinel master {service_name!r}"
+        kwargs = pool.connection_kwargs
         if "path" in kwargs:
             return f"unix:{kwargs['path']}"
         return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"

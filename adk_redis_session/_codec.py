@@ -91,6 +91,9 @@ def decode_state(flat: Sequence[bytes | str], *, where: str) -> dict[str, Any]:
     return state
 
 
+_STORED_EVENT_FIELDS = frozenset({"author", "timestamp", "invocation_id"})
+
+
 def decode_events(raw_events: Sequence[bytes | str], *, where: str) -> list[Event]:
     """Decodes stored event JSON documents.
 
@@ -100,11 +103,19 @@ def decode_events(raw_events: Sequence[bytes | str], *, where: str) -> list[Even
     events: list[Event] = []
     for position, raw in enumerate(raw_events):
         try:
-            events.append(Event.model_validate_json(raw))
+            event = Event.model_validate_json(raw)
         except (ValidationError, ValueError) as exc:
             raise CorruptedDataError(
                 f"stored event #{position} of {where} cannot be decoded: {exc}"
             ) from exc
+        # Every stored event has these; without them pydantic would fill in
+        # defaults (a fresh random id on each read) instead of failing.
+        if not event.model_fields_set >= _STORED_EVENT_FIELDS:
+            raise CorruptedDataError(
+                f"stored event #{position} of {where} lacks its author, timestamp or "
+                "invocation id"
+            )
+        events.append(event)
     return events
 
 

@@ -300,9 +300,10 @@ GET_SESSION = """
 -- are positions start .. rev - 1 in (timestamp, id) order, and only
 -- positions from .. rev - 1 are sent (the caller has the rest cached).
 -- start = from = -1 when positions are not in order: all requested events
--- are sent, in order. Cost when appends came in (timestamp, id) order
--- (ADK's Runner): O(k) for the last k events, O(log n + m) for the m events
--- at or after a timestamp. Otherwise the order comes from the ts index:
+-- are sent, in order; start = from = -2 when the order index is broken.
+-- Cost when appends came in (timestamp, id) order (ADK's Runner): O(k)
+-- for the last k events, O(log n + m) for the m events at or after a
+-- timestamp. Otherwise the order comes from the ts index:
 -- O(log n + m) to find the events plus the list span that holds them.
 local meta = redis.call('HMGET', KEYS[1], 'v', 'inc', 'rev', 'updated',
   'ordered')
@@ -342,7 +343,10 @@ elseif limit ~= 0 then
   local positions, low, high = {}, nil, nil
   for i = first, #ids do
     local seen = redis.call('HGET', KEYS[5], ids[i])
-    local p = tonumber(string.match(seen, ':(%d+)$')) - 1
+    local p = seen and tonumber(string.match(seen, ':(%d+)$'))
+    -- A broken order index: the caller reports the session as corrupted.
+    if not p or p < 1 or p > rev then return {meta, {}, {}, {}, {}, -2, -2} end
+    p = p - 1
     positions[#positions + 1] = p
     if not low or p < low then low = p end
     if not high or p > high then high = p end

@@ -439,6 +439,8 @@ class RedisSessionService(BaseSessionService):
                     return None
                 meta, session_state, user_state, _, raw_events, start, sent = reply
         marker, last_update_time = decode_meta(meta, where=where)
+        if start == -2:
+            raise CorruptedDataError(f"the event order index of {where} is corrupted")
         events = self._cache.take(keys.meta, start, sent) if sent > start else []
         events.extend(decode_events(raw_events, where=where))
         if start < 0:  # out of (timestamp, id) order: positions unknown

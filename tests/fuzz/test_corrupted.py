@@ -216,13 +216,6 @@ async def test_truncated_event_names_the_session_and_spares_others(
     await assert_readable(fresh, OTHER_APP, "victim", "o1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE
-    reason="package bug: a stored event that is a JSON object without the "
-    "Event's fields (e.g. '{}') decodes as a default Event with a fresh "
-    "random id instead of raising CorruptedDataError (_codec.decode_events)",
-)
 async def test_stored_event_without_fields_is_reported_corrupted(
     service: RedisSessionService,
     fresh: RedisSessionService,
@@ -273,15 +266,6 @@ async def test_broken_order_index_fails_the_read_and_spares_others(
     await assert_readable(fresh, OTHER_APP, "victim", "o1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RedisSessionError,
-    reason="package bug: GET_SESSION's out-of-order path does arithmetic on a "
-    "missing/garbage ids-hash entry; the Lua runtime error surfaces as a "
-    "generic RedisSessionError ('Redis rejected the request ... attempt to "
-    "perform arithmetic on a nil value'), not CorruptedDataError "
-    "(_scripts.py GET_SESSION, the `seen` lookup)",
-)
 @pytest.mark.parametrize("broken", list(BROKEN_INDEXES))
 async def test_broken_order_index_is_reported_corrupted(
     service: RedisSessionService,

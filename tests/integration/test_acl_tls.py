@@ -437,13 +437,6 @@ async def test_round_trip_through_a_sentinel_managed_master(
         await client.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="package bug: ClientHandle.endpoint() reads host/port from the "
-    "pool's connection_kwargs; a Sentinel pool has neither, so errors name "
-    "'localhost:6379', a server that is not involved (_client.py endpoint())",
-)
 async def test_sentinel_errors_name_the_master(
     sentinel_setup: tuple[LocalRedisServer, Sentinel], key_prefix: str
 ) -> None:
