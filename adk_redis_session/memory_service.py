@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from google.adk.events.event import Event
@@ -15,11 +14,11 @@ from google.adk.memory.base_memory_service import (
 )
 from google.adk.memory.memory_entry import MemoryEntry
 from google.adk.platform import time as platform_time
-from google.adk.sessions.session import Session
 from typing_extensions import Self, override
 
 from . import _memory_scripts
 from ._client import AnyRedis, ClientHandle
+from ._lifecycle import AsyncClosing, MemoryFromSessions
 from ._memory_codec import (
     UNKNOWN_SESSION_ID,
     MemoryRecord,
@@ -79,7 +78,7 @@ def _positive(name: str, value: int | None, upper: int | None = None) -> int:
     return value
 
 
-class RedisMemoryService(BaseMemoryService):
+class RedisMemoryService(MemoryFromSessions, AsyncClosing, BaseMemoryService):
     """Long-term memory on Redis (or Valkey), ranked with BM25 inside Redis.
 
     Each (app, user) has its own inverted index: one posting list per term,
@@ -194,32 +193,7 @@ class RedisMemoryService(BaseMemoryService):
         """Closes the client if the service created it. Safe to call twice."""
         await self._conn.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- BaseMemoryService -----------------------------------------------
-
-    @override
-    async def add_session_to_memory(self, session: Session) -> None:
-        """Adds a session's events; events already stored are not stored again.
-
-        Args:
-            session: The session; call again whenever it grew.
-        """
-        await self.add_events_to_memory(
-            app_name=session.app_name,
-            user_id=session.user_id,
-            events=session.events,
-            session_id=session.id,
-        )
 
     @override
     async def add_events_to_memory(

@@ -9,7 +9,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Protocol
 
 from google.adk.events.event import Event
@@ -19,13 +18,13 @@ from google.adk.memory.base_memory_service import (
 )
 from google.adk.memory.memory_entry import MemoryEntry
 from google.adk.platform import time as platform_time
-from google.adk.sessions.session import Session
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from typing_extensions import Self, override
+from typing_extensions import override
 
+from ._lifecycle import AsyncClosing, MemoryFromSessions
 from ._memory_codec import (
     UNKNOWN_SESSION_ID,
     MemoryRecord,
@@ -213,7 +212,7 @@ def _plan(
     return plan
 
 
-class PostgresMemoryService(BaseMemoryService):
+class PostgresMemoryService(MemoryFromSessions, AsyncClosing, BaseMemoryService):
     """Long-term memory on PostgreSQL, ranked with BM25 inside PostgreSQL.
 
     The same memories as ``RedisMemoryService``: the same ids (so adding a
@@ -315,32 +314,7 @@ class PostgresMemoryService(BaseMemoryService):
         elif self._owns_engine:
             await self._engine.dispose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- BaseMemoryService -----------------------------------------------
-
-    @override
-    async def add_session_to_memory(self, session: Session) -> None:
-        """Adds a session's events; events already stored are not stored again.
-
-        Args:
-            session: The session; call again whenever it grew.
-        """
-        await self.add_events_to_memory(
-            app_name=session.app_name,
-            user_id=session.user_id,
-            events=session.events,
-            session_id=session.id,
-        )
 
     @override
     async def add_events_to_memory(

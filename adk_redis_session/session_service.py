@@ -8,7 +8,6 @@ import logging
 import math
 import secrets
 import weakref
-from types import TracebackType
 from typing import Any
 
 from google.adk.errors import StaleSessionError
@@ -42,6 +41,7 @@ from ._codec import (
 )
 from ._event_cache import EventCache
 from ._keys import LAYOUT_VERSION, KeySchema, SessionKeys
+from ._lifecycle import AsyncClosing
 from .errors import (
     CorruptedDataError,
     EventIdConflictError,
@@ -116,7 +116,7 @@ def _merge_state(
     return merged
 
 
-class RedisSessionService(BaseSessionService):
+class RedisSessionService(AsyncClosing, BaseSessionService):
     """A session service that stores ADK sessions in Redis (or Valkey).
 
     A drop-in replacement for ``DatabaseSessionService``: the same behaviour,
@@ -258,17 +258,6 @@ class RedisSessionService(BaseSessionService):
     async def aclose(self) -> None:
         """Closes the client if the service created it. Safe to call twice."""
         await self._conn.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- helpers ---------------------------------------------------------
 
