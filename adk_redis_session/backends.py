@@ -463,7 +463,7 @@ def get_memory_service(
             of this installation.
     """
     e = _Env(env)
-    chosen, source = _choose("MEMORY_BACKEND", backend, DEFAULT_MEMORY_BACKEND, e)
+    chosen, _ = _choose("MEMORY_BACKEND", backend, DEFAULT_MEMORY_BACKEND, e)
     if chosen == "redis":
         from .memory_service import RedisMemoryService
 
@@ -480,18 +480,8 @@ def get_memory_service(
         sql_settings = CloudSqlSettings.from_env(
             env, needed_by="MEMORY_BACKEND=cloudsql"
         )
-        try:
-            from .pg_memory_service import (
-                PostgresMemoryService,
-            )
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.pg_memory_service":
-                raise
-            raise BackendConfigError(
-                f"{source}=cloudsql: the PostgreSQL memory service "
-                f"({__package__}.pg_memory_service) is not in this version; "
-                "choose one of: redis, inmemory (variable MEMORY_BACKEND)"
-            ) from None
+        from .pg_memory_service import PostgresMemoryService
+
         logger.info("memory backend: cloudsql (%s)", sql_settings.describe())
         service: BaseMemoryService = PostgresMemoryService(
             sql=sql_settings.build_engine()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 from pathlib import Path
@@ -30,10 +29,6 @@ from adk_redis_session.cloudsql import CloudSqlSessionService
 from adk_redis_session.errors import RedisSessionError
 
 from .conftest import round_trip
-
-HAS_PG_MEMORY = (
-    importlib.util.find_spec("adk_redis_session.pg_memory_service") is not None
-)
 
 #: A DATABASE_URL for tests that build services without connecting.
 OFFLINE_PG_URL = "postgresql://postgres:s3cret-pw@127.0.0.1:1/db"
@@ -221,20 +216,6 @@ def test_memory_defaults_to_cloudsql_and_needs_its_settings() -> None:
     assert "DATABASE_URL" in message and "INSTANCE_CONNECTION_NAME" in message
 
 
-@pytest.mark.skipif(
-    HAS_PG_MEMORY, reason="pg_memory_service exists: the cloudsql test below runs"
-)
-def test_memory_cloudsql_without_pg_memory_service_says_so() -> None:
-    with pytest.raises(BackendConfigError, match="MEMORY_BACKEND=cloudsql") as info:
-        get_memory_service(env={"DATABASE_URL": OFFLINE_PG_URL})
-    assert "redis, inmemory" in str(info.value)
-    assert "s3cret-pw" not in str(info.value)
-
-
-@pytest.mark.skipif(
-    not HAS_PG_MEMORY,
-    reason="adk_redis_session.pg_memory_service (issue 5 part B) is not written yet",
-)
 async def test_memory_cloudsql(pg_url: str, app_name: str) -> None:
     memory = get_memory_service(
         env={"MEMORY_BACKEND": "cloudsql", "DATABASE_URL": pg_url}
